@@ -1,0 +1,8 @@
+"""nbprop: multilayer perceptrons trained by backpropagation in Numba kernels."""
+
+from .io import load, save
+from .model import MLP, History
+from .optim import InverseScaling, Schedule, StepDecay
+
+__version__ = "0.1.0"
+__all__ = ["MLP", "History", "load", "save", "Schedule", "InverseScaling", "StepDecay"]
