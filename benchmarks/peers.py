@@ -1,0 +1,753 @@
+"""Speed of per-sample SGD (batch size 1): nbprop against its peers.
+
+Every system trains the same network, from the same initial parameters, on
+the same samples in the same order, with the same learning rate, for one
+epoch of plain SGD on the loss 1/2 * sum over outputs (y - y')^2:
+
+    for each sample:  params -= lr * d/dparams [1/2 * sum_o (y_o - y'_o)^2]
+
+Systems ("peers"), each in one ``run_<peer>`` function with the same
+signature ``(net, params0, X, Y, lr, repeats) -> RunResult``:
+
+    nbprop   the library under test (Numba), net.fit(..., batch_size=1)
+    fann     FANN 2.2 (C) through Debian's libfann-dev, fann_train per sample
+    jax      jax.jit of a lax.scan over per-sample SGD steps (one call per epoch)
+    torch    PyTorch eager, per-sample loop with torch.optim.SGD
+    sklearn  MLPRegressor(solver="sgd", batch_size=1), one partial_fit
+    numpy    the plain numpy reference trainer, timed as a baseline
+
+Before any speed is reported, every system is run once on the first
+``--check-samples`` samples and its final parameters and epoch loss are
+compared with the float64 numpy reference (``reference_epoch``).  A mismatch
+is printed loudly and marked in the table.
+
+Usage::
+
+    python benchmarks/peers.py [--nets 1-2-1,8-32-32-1,64-128-10,784-256-10]
+        [--repeats 5] [--dtype float64|float32] [--only nbprop,fann,jax,...]
+
+A peer that is not installed is skipped with a message.  Imports of the
+peers are lazy (inside their functions) so that any subset runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+# --------------------------------------------------------------------------
+# Networks and data
+# --------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class NetSpec:
+    """A fully connected network: layer sizes and activations."""
+
+    name: str
+    sizes: tuple
+    hidden: str  # activation of every hidden layer
+    output: str  # activation of the output layer
+
+    @property
+    def n_params(self):
+        return sum(fi * fo + fo for fi, fo in zip(self.sizes[:-1], self.sizes[1:]))
+
+    def with_output(self, output):
+        """The same net with another output activation."""
+        return dataclasses.replace(self, output=output)
+
+
+NETS = {
+    # The identity output on 1-2-1 lets scikit-learn run it exactly (it has no
+    # sigmoid output with the squared loss, see run_sklearn).
+    "1-2-1": NetSpec("1-2-1", (1, 2, 1), "sigmoid", "identity"),
+    "8-32-32-1": NetSpec("8-32-32-1", (8, 32, 32, 1), "tanh", "identity"),
+    "64-128-10": NetSpec("64-128-10", (64, 128, 10), "tanh", "sigmoid"),
+    "784-256-10": NetSpec("784-256-10", (784, 256, 10), "tanh", "sigmoid"),
+}
+
+PEERS = ("nbprop", "fann", "jax", "torch", "sklearn", "numpy")
+
+# 2**-7: a power of two is exact in float32, which matters because FANN keeps
+# its learning rate in a C float.  With 0.01 FANN would really use
+# 0.0099999998 and drift from the others by ~1e-8, hiding real errors.
+DEFAULT_LR = 2.0**-7
+
+# Most memory one net's data set may take (the fastest systems want millions
+# of samples on the small nets; the big nets are slow enough with fewer).
+DATA_BYTES_MAX = 256 * 2**20
+N_SAMPLES_MAX = 4_000_000
+
+# Tolerances of the check against the float64 numpy reference.  Errors are
+# measured relative to the size of the epoch's update, max|p - p_ref| /
+# max|p_ref - p0|, which is stricter than relative to the parameters.
+#  float64: exact systems differ from the reference only by summation order
+#  and fused operations, ~1e-16 per operation, which a few thousand SGD steps
+#  grow to ~1e-13 at most; 1e-9 leaves room for that while a wrong formula
+#  (missing factor, stale weights, other learning rate) is off by >1e-3.
+#  float32: the system rounds at ~6e-8 per operation against a float64
+#  reference, so only ~1e-3 can be promised.
+TOLERANCE = {"float64": 1e-9, "float32": 1e-3}
+
+
+def init_params(net, rng):
+    """One shared initial flat parameter vector, nbprop's layout.
+
+    Layout ``[W0.ravel(), b0, W1.ravel(), b1, ...]`` with ``W_l`` of shape
+    (fan_out, fan_in), row-major.  Weights are uniform with half the Glorot
+    bound so that no unit saturates: FANN clips the derivative of tanh above
+    |0.98| and of the sigmoid outside [0.01, 0.99] (flat-spot elimination),
+    and the check must compare plain SGD with plain SGD.
+    """
+    parts = []
+    for fi, fo in zip(net.sizes[:-1], net.sizes[1:]):
+        bound = 0.5 * np.sqrt(6.0 / (fi + fo))
+        parts.append(rng.uniform(-bound, bound, size=fi * fo))
+        parts.append(rng.uniform(-0.1, 0.1, size=fo))
+    return np.concatenate(parts)
+
+
+def make_data(net, n, rng):
+    """Synthetic samples: inputs in [-1, 1], targets in the output's range."""
+    X = rng.uniform(-1.0, 1.0, size=(n, net.sizes[0]))
+    if net.output == "sigmoid":
+        Y = rng.uniform(0.1, 0.9, size=(n, net.sizes[-1]))
+    else:
+        Y = rng.uniform(-0.5, 0.5, size=(n, net.sizes[-1]))
+    return X, Y
+
+
+def unflatten(flat, net):
+    """Views (W_l, b_l) into a flat parameter vector."""
+    out, p = [], 0
+    for fi, fo in zip(net.sizes[:-1], net.sizes[1:]):
+        W = flat[p : p + fi * fo].reshape(fo, fi)
+        b = flat[p + fi * fo : p + fi * fo + fo]
+        out.append((W, b))
+        p += fi * fo + fo
+    return out
+
+
+# --------------------------------------------------------------------------
+# Results
+# --------------------------------------------------------------------------
+
+
+class PeerUnavailable(Exception):
+    """The peer cannot run here (not installed, or cannot express the net)."""
+
+
+@dataclasses.dataclass
+class RunResult:
+    """What one system returns after ``repeats`` epochs from ``params0``.
+
+    params: final flat parameters after one epoch (nbprop's layout, float64 copy)
+    loss: 1/2 * sum over samples and outputs of (y - y')^2, each sample's
+        loss taken before its own update
+    seconds: wall time of each timed epoch, compilation excluded
+    compile_seconds: one-off cost before the first epoch (JIT compilation,
+        building the C driver), None where there is none
+    net_used: the net the system really trained, when it had to differ
+        (scikit-learn cannot put a sigmoid on the output)
+    """
+
+    params: np.ndarray
+    loss: float
+    seconds: list
+    compile_seconds: float | None = None
+    net_used: NetSpec | None = None
+    note: str = ""
+
+
+# --------------------------------------------------------------------------
+# The reference: plain numpy, float64
+# --------------------------------------------------------------------------
+
+ACTIVATIONS_NP = {
+    # name: (f(z), f'(z) written in terms of y = f(z))
+    "identity": (lambda z: z, lambda y: np.ones_like(y)),
+    "sigmoid": (lambda z: 1.0 / (1.0 + np.exp(-z)), lambda y: y * (1.0 - y)),
+    "tanh": (np.tanh, lambda y: 1.0 - y * y),
+}
+
+
+def reference_epoch(net, params0, X, Y, lr, stats=None):
+    """One epoch of per-sample SGD in plain numpy; returns (params, loss).
+
+    Written for clarity, not speed: it is the definition every system is
+    checked against.  If ``stats`` is a dict it receives the extreme
+    activation values seen, to tell whether FANN's derivative clipping could
+    have been hit.
+    """
+    for name in (net.hidden, net.output):
+        if name not in ACTIVATIONS_NP:
+            raise ValueError(f"reference has no activation {name!r}")
+    params = np.array(params0, dtype=np.float64)
+    layers = unflatten(params, net)
+    acts = [ACTIVATIONS_NP[net.hidden]] * (len(layers) - 1) + [ACTIVATIONS_NP[net.output]]
+    loss = 0.0
+    lo, hi = np.inf, -np.inf
+    for x, y in zip(np.asarray(X, np.float64), np.asarray(Y, np.float64)):
+        # forward, keeping every layer's output
+        a = [x]
+        for (W, b), (f, _) in zip(layers, acts):
+            a.append(f(W @ a[-1] + b))
+        diff = a[-1] - y
+        loss += 0.5 * float(diff @ diff)
+        # backward: delta = dL/dz of the current layer; the previous layer's
+        # delta uses W before this step's update of W
+        delta = diff * acts[-1][1](a[-1])
+        for l in range(len(layers) - 1, -1, -1):
+            W, b = layers[l]
+            grad_W = np.outer(delta, a[l])
+            grad_b = delta
+            if l > 0:
+                delta = (W.T @ delta) * acts[l - 1][1](a[l])
+            W -= lr * grad_W
+            b -= lr * grad_b
+        if stats is not None:
+            for l in range(1, len(a)):
+                lo, hi = min(lo, a[l].min()), max(hi, a[l].max())
+    if stats is not None:
+        stats["min_activation"], stats["max_activation"] = float(lo), float(hi)
+    return params, loss
+
+
+def run_numpy(net, params0, X, Y, lr, repeats):
+    """The numpy reference trainer, timed: what a from-scratch loop costs."""
+    seconds = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        params, loss = reference_epoch(net, params0, X, Y, lr)
+        seconds.append(time.perf_counter() - t0)
+    return RunResult(params, loss, seconds)
+
+
+# --------------------------------------------------------------------------
+# nbprop
+# --------------------------------------------------------------------------
+
+
+def _nbprop_loss_to_sum(hist_loss, n, n_out):
+    """hist.loss[0] as documented is the epoch's half-SSE summed over samples."""
+    return float(hist_loss)
+
+
+def run_nbprop(net, params0, X, Y, lr, repeats):
+    """nbprop: ``MLP.fit(X, Y, epochs=1, lr, batch_size=1, shuffle=False)``.
+
+    The first fit on a few samples pays Numba's compilation (or loads it from
+    the on-disk cache) and is reported as compile time.  Each timed epoch is
+    the wall time of one ``fit`` call, so it includes nbprop's Python-side
+    argument checks, as a user would see it.
+    """
+    try:
+        import nbprop
+    except ImportError as e:
+        raise PeerUnavailable(f"nbprop not importable ({e}); pip install -e /work/main") from e
+    dtype = X.dtype.name
+    mlp = nbprop.MLP(list(net.sizes), activation=net.hidden, output_activation=net.output,
+                     loss="half_sse", dtype=dtype, seed=0)
+    if mlp.n_params != len(params0):
+        raise RuntimeError(f"nbprop has {mlp.n_params} parameters, expected {len(params0)}")
+    # warm-up: compile the kernels for these dtypes / shapes
+    mlp.params = params0
+    t0 = time.perf_counter()
+    mlp.fit(X[:2], Y[:2], epochs=1, lr=lr, batch_size=1, shuffle=False)
+    compile_seconds = time.perf_counter() - t0
+    seconds, inner = [], []
+    for _ in range(repeats):
+        mlp.params = params0
+        t0 = time.perf_counter()
+        hist = mlp.fit(X, Y, epochs=1, lr=lr, batch_size=1, shuffle=False)
+        seconds.append(time.perf_counter() - t0)
+        inner.append(hist.seconds[0])
+    note = f"fit() wall; hist.seconds median {statistics.median(inner):.4g}s"
+    loss = _nbprop_loss_to_sum(hist.loss[0], len(X), net.sizes[-1])
+    return RunResult(np.array(mlp.params, dtype=np.float64), loss, seconds, compile_seconds, note=note)
+
+
+# --------------------------------------------------------------------------
+# FANN 2.2 (C)
+# --------------------------------------------------------------------------
+
+FANN_SOURCE = Path(__file__).with_name("fann_driver.c")
+FANN_CODES = {"identity": 0, "sigmoid": 1, "tanh": 2}
+_fann_binaries = {}  # dtype -> (path of the compiled driver, seconds to build it)
+
+
+def _build_fann_driver(dtype):
+    """Compile fann_driver.c once per dtype into a temp dir; cached."""
+    if dtype in _fann_binaries:
+        return _fann_binaries[dtype]
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        raise PeerUnavailable("no C compiler (cc) on PATH")
+    header = "doublefann.h" if dtype == "float64" else "floatfann.h"
+    if not any(Path(d, header).exists() for d in ("/usr/include", "/usr/local/include")):
+        raise PeerUnavailable(f"FANN headers ({header}) not found; apt-get install -y libfann-dev")
+    out_dir = Path(tempfile.mkdtemp(prefix="nbprop-fann-"))
+    exe = out_dir / f"fann_driver_{dtype}"
+    # libfann.so is FANN's float build; the double build is libdoublefann.
+    flags = ["-DNB_DOUBLE", "-ldoublefann"] if dtype == "float64" else ["-lfloatfann"]
+    cmd = [cc, "-O2", str(FANN_SOURCE), "-o", str(exe), flags[-1], "-lm"] + flags[:-1]
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    build_seconds = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise PeerUnavailable(f"building the FANN driver failed ({' '.join(cmd)}):\n{proc.stderr.strip()}")
+    _fann_binaries[dtype] = (exe, build_seconds)
+    return exe, build_seconds
+
+
+def _fann_call(exe, net, params0, X, Y, lr, repeats, check):
+    """Run the C driver once; returns (params, loss, seconds per repeat)."""
+    dtype = X.dtype
+    with tempfile.TemporaryDirectory(prefix="nbprop-fann-run-") as d:
+        sizes = " ".join(str(s) for s in net.sizes)
+        meta = (f"{len(net.sizes)} {sizes}\n{FANN_CODES[net.hidden]} {FANN_CODES[net.output]}\n"
+                f"{lr!r}\n{len(X)}\n{repeats}\n{int(check)}\n")
+        Path(d, "meta.txt").write_text(meta)
+        np.ascontiguousarray(params0, dtype).tofile(Path(d, "params.bin"))
+        np.ascontiguousarray(X, dtype).tofile(Path(d, "X.bin"))
+        np.ascontiguousarray(Y, dtype).tofile(Path(d, "Y.bin"))
+        proc = subprocess.run([str(exe), d], capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise RuntimeError(f"FANN driver failed: {proc.stderr.strip()}")
+        lines = dict(line.split(" ", 1) for line in Path(d, "result.txt").read_text().splitlines())
+        seconds = [float(s) for s in lines["seconds"].split()]
+        loss = float(lines["loss"])
+        params = np.fromfile(Path(d, "params_out.bin"), dtype=dtype).astype(np.float64)
+    return params, loss, seconds
+
+
+def run_fann(net, params0, X, Y, lr, repeats):
+    """FANN 2.2: a C loop of ``fann_train`` per sample, timed with clock_gettime.
+
+    Set up so one ``fann_train`` is exactly one plain SGD step on the half
+    squared error (momentum 0, linear error function, sigmoid steepness 0.5;
+    see fann_driver.c).  The timed epochs report FANN's own float MSE as loss;
+    the loss used by the correctness check comes from an untimed pass that
+    sums it in double.  Compile time is the one-off ``cc`` build of the driver.
+    """
+    if net.hidden not in FANN_CODES or net.output not in ("identity", "sigmoid"):
+        raise PeerUnavailable("FANN (as set up here) does identity/sigmoid/tanh hidden and "
+                              "identity/sigmoid output only (it halves the error of a tanh output)")
+    if float(np.float32(lr)) != lr:
+        print(f"  warning: lr={lr!r} is not exact in float32; FANN will use {float(np.float32(lr))!r}")
+    exe, build_seconds = _build_fann_driver(X.dtype.name)
+    timed = repeats > 0
+    params, loss, seconds = _fann_call(exe, net, params0, X, Y, lr, max(repeats, 1), check=not timed)
+    return RunResult(params, loss, seconds, build_seconds,
+                     note="compile = cc build of the driver")
+
+
+# --------------------------------------------------------------------------
+# JAX
+# --------------------------------------------------------------------------
+
+
+def run_jax(net, params0, X, Y, lr, repeats):
+    """JAX: ``jax.jit`` of one epoch = ``lax.scan`` over per-sample SGD steps.
+
+    The whole epoch is one compiled XLA call.  Compile time is the
+    ``lower().compile()`` for this epoch length; one untimed call follows so
+    that first-execution costs stay out of the timing.
+    """
+    try:
+        import jax
+    except ImportError as e:
+        raise PeerUnavailable(f"jax not installed ({e})") from e
+    jax.config.update("jax_enable_x64", True)
+    import jax.numpy as jnp
+    from jax import lax
+
+    acts_by_name = {"identity": lambda z: z, "sigmoid": jax.nn.sigmoid, "tanh": jnp.tanh}
+    n_layers = len(net.sizes) - 1
+    acts = [acts_by_name[net.hidden]] * (n_layers - 1) + [acts_by_name[net.output]]
+    dtype = X.dtype
+
+    def sample_loss(params, x, y):
+        a = x
+        for (W, b), f in zip(params, acts):
+            a = f(W @ a + b)
+        return 0.5 * jnp.sum((y - a) ** 2)
+
+    loss_and_grad = jax.value_and_grad(sample_loss)
+
+    def epoch(params, X, Y):
+        def step(carry, xy):
+            params, total = carry
+            loss, grads = loss_and_grad(params, *xy)
+            params = jax.tree_util.tree_map(lambda p, g: p - lr * g, params, grads)
+            return (params, total + loss), None
+
+        (params, total), _ = lax.scan(step, (params, jnp.zeros((), dtype)), (X, Y))
+        return params, total
+
+    def to_jax(flat):
+        return [(jnp.asarray(W), jnp.asarray(b)) for W, b in unflatten(np.asarray(flat, dtype), net)]
+
+    Xj, Yj = jnp.asarray(X), jnp.asarray(Y)
+    t0 = time.perf_counter()
+    compiled = jax.jit(epoch).lower(to_jax(params0), Xj, Yj).compile()
+    compile_seconds = time.perf_counter() - t0
+    jax.block_until_ready(compiled(to_jax(params0), Xj, Yj))  # first execution, untimed
+    seconds = []
+    for _ in range(repeats):
+        p = jax.block_until_ready(to_jax(params0))  # host->device copy kept out of the timing
+        t0 = time.perf_counter()
+        params, total = jax.block_until_ready(compiled(p, Xj, Yj))
+        seconds.append(time.perf_counter() - t0)
+    flat = np.concatenate([np.concatenate([np.ravel(W), np.ravel(b)]) for W, b in params])
+    return RunResult(flat.astype(np.float64), float(total), seconds, compile_seconds)
+
+
+# --------------------------------------------------------------------------
+# PyTorch
+# --------------------------------------------------------------------------
+
+TORCH_THREADS = 1  # set from --torch-threads
+
+
+def run_torch(net, params0, X, Y, lr, repeats):
+    """PyTorch eager: per-sample forward, ``backward``, ``torch.optim.SGD.step``.
+
+    The loop is what a user writes by hand (a DataLoader would only add
+    overhead): the rows are split into tensors beforehand, outside the timing,
+    and ``loss.item()`` collects each sample's loss.  One untimed warm-up
+    epoch on a few samples lets PyTorch set up its kernels and allocator.
+    Threads: ``--torch-threads`` (default 1, fastest for batch-size-1 work
+    on this 2-core machine, where per-op overhead dominates).
+    """
+    try:
+        import torch
+    except ImportError as e:
+        raise PeerUnavailable(f"torch not installed ({e}); pip install torch==2.13.0") from e
+    torch.set_num_threads(TORCH_THREADS)
+    tdtype = {"float64": torch.float64, "float32": torch.float32}[X.dtype.name]
+    acts_by_name = {"identity": torch.nn.Identity, "sigmoid": torch.nn.Sigmoid, "tanh": torch.nn.Tanh}
+    modules, linears = [], []
+    for l, (fi, fo) in enumerate(zip(net.sizes[:-1], net.sizes[1:])):
+        lin = torch.nn.Linear(fi, fo, dtype=tdtype)
+        linears.append(lin)
+        last = l == len(net.sizes) - 2
+        modules += [lin, acts_by_name[net.output if last else net.hidden]()]
+    model = torch.nn.Sequential(*modules)
+
+    def load(flat):
+        with torch.no_grad():
+            for lin, (W, b) in zip(linears, unflatten(np.asarray(flat, X.dtype), net)):
+                lin.weight.copy_(torch.from_numpy(np.ascontiguousarray(W)))
+                lin.bias.copy_(torch.from_numpy(np.ascontiguousarray(b)))
+
+    def epoch(rows):
+        opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.0)
+        total = 0.0
+        for x, y in rows:
+            loss = 0.5 * ((y - model(x)) ** 2).sum()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += loss.item()
+        return total
+
+    rows = list(zip(torch.from_numpy(X).unbind(0), torch.from_numpy(Y).unbind(0)))
+    load(params0)
+    t0 = time.perf_counter()
+    epoch(rows[:8])
+    warm = time.perf_counter() - t0
+    seconds = []
+    for _ in range(repeats):
+        load(params0)
+        t0 = time.perf_counter()
+        total = epoch(rows)
+        seconds.append(time.perf_counter() - t0)
+    flat = np.concatenate([np.concatenate([lin.weight.detach().numpy().ravel(),
+                                           lin.bias.detach().numpy()]) for lin in linears])
+    return RunResult(flat.astype(np.float64), total, seconds, warm,
+                     note=f"{TORCH_THREADS} thread(s); compile = 8-sample warm-up")
+
+
+# --------------------------------------------------------------------------
+# scikit-learn
+# --------------------------------------------------------------------------
+
+
+def run_sklearn(net, params0, X, Y, lr, repeats):
+    """scikit-learn: ``MLPRegressor(solver="sgd", batch_size=1, momentum=0)``, one ``partial_fit``.
+
+    Why no learning-rate scaling: sklearn reports its squared loss as
+    1/2 * mean over outputs, but its backprop uses delta = y' - y divided by
+    the batch size only (not by the number of outputs), so with batch_size=1
+    each step is exactly params -= lr * grad of 1/2 * sum_o (y - y')^2.
+    MLPRegressor's output is always the identity (MLPClassifier's sigmoid
+    output comes with log loss), so a sigmoid-output net is run with an
+    identity output instead and checked against the matching reference; the
+    output activation is a negligible part of the work.
+    """
+    try:
+        from sklearn.neural_network import MLPRegressor
+    except ImportError as e:
+        raise PeerUnavailable(f"scikit-learn not installed ({e})") from e
+    import warnings
+
+    used = net if net.output == "identity" else net.with_output("identity")
+    act = {"tanh": "tanh", "sigmoid": "logistic", "identity": "identity"}[net.hidden]
+    reg = MLPRegressor(hidden_layer_sizes=net.sizes[1:-1], activation=act, solver="sgd",
+                       alpha=0.0, batch_size=1, learning_rate="constant", learning_rate_init=lr,
+                       momentum=0.0, nesterovs_momentum=False, shuffle=False,
+                       early_stopping=False, max_iter=1, random_state=0)
+    layers = unflatten(np.asarray(params0, X.dtype), net)
+
+    def load():
+        # sklearn stores W transposed: coefs_[l] has shape (fan_in, fan_out)
+        for l, (W, b) in enumerate(layers):
+            reg.coefs_[l][...] = W.T
+            reg.intercepts_[l][...] = b
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t0 = time.perf_counter()
+        reg.partial_fit(X[:2], Y[:2])  # builds coefs_, the optimizer, the dtype checks
+        warm = time.perf_counter() - t0
+        seconds = []
+        for _ in range(repeats):
+            load()
+            t0 = time.perf_counter()
+            reg.partial_fit(X, Y)
+            seconds.append(time.perf_counter() - t0)
+    flat = np.concatenate([np.concatenate([c.T.ravel(), b]) for c, b in zip(reg.coefs_, reg.intercepts_)])
+    # reg.loss_ = mean over samples of 1/2 * mean over outputs -> back to the sum
+    loss = float(reg.loss_) * len(X) * net.sizes[-1]
+    note = "identity output (sklearn has no sigmoid output with squared loss)" if used is not net else ""
+    return RunResult(flat.astype(np.float64), loss, seconds, warm, net_used=used if used is not net else None,
+                     note=note)
+
+
+RUNNERS = {"nbprop": run_nbprop, "fann": run_fann, "jax": run_jax, "torch": run_torch,
+           "sklearn": run_sklearn, "numpy": run_numpy}
+
+
+# --------------------------------------------------------------------------
+# Checking and timing
+# --------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Check:
+    """Outcome of comparing one system's epoch with the numpy reference."""
+
+    param_err: float  # max|p - p_ref| / max|p_ref - p0|
+    loss_err: float  # |loss - loss_ref| / |loss_ref|
+    ok: bool
+    detail: str = ""
+
+
+def compare(result, ref_params, ref_loss, params0, tol):
+    """Relative errors of a result against the reference; ok if both <= tol."""
+    step = np.max(np.abs(ref_params - params0))
+    param_err = float(np.max(np.abs(result.params - ref_params)) / step)
+    loss_err = float(abs(result.loss - ref_loss) / abs(ref_loss))
+    ok = bool(np.isfinite(param_err) and np.isfinite(loss_err) and param_err <= tol and loss_err <= tol)
+    return Check(param_err, loss_err, ok)
+
+
+def bench_net(net, peers, args, dtype, log):
+    """Check then time every peer on one net; returns {peer: row dict}."""
+    rng = np.random.default_rng(12345)
+    params0_64 = init_params(net, rng)
+    n_max = int(min(N_SAMPLES_MAX, DATA_BYTES_MAX // (8 * (net.sizes[0] + net.sizes[-1]))))
+    X64, Y64 = make_data(net, n_max, rng)
+    # every system gets the data and weights in the benchmark dtype; the
+    # reference works in float64 on exactly those (rounded) values
+    params0 = params0_64.astype(dtype)
+    X, Y = X64.astype(dtype), Y64.astype(dtype)
+    p0_ref = params0.astype(np.float64)
+    n_check = min(args.check_samples, n_max)
+    tol = TOLERANCE[dtype]
+
+    refs = {}
+
+    def reference(spec):
+        if spec not in refs:
+            stats = {}
+            refs[spec] = reference_epoch(spec, p0_ref, X[:n_check].astype(np.float64),
+                                         Y[:n_check].astype(np.float64), args.lr, stats) + (stats,)
+        return refs[spec]
+
+    _, ref_loss, stats = reference(net)
+    lo, hi = stats["min_activation"], stats["max_activation"]
+    log(f"\n== {net.name}  ({'-'.join(map(str, net.sizes))}, {net.hidden} hidden, {net.output} output, "
+        f"{net.n_params} params, lr={args.lr!r}, {dtype})")
+    log(f"   reference: {n_check} samples, loss {ref_loss:.10g}, activations in [{lo:.4f}, {hi:.4f}]")
+    hidden_tanh = net.hidden == "tanh"
+    if (hidden_tanh and max(abs(lo), abs(hi)) > 0.98) or (net.output == "sigmoid" and not 0.01 <= hi <= 0.99):
+        log("   note: activations reach FANN's derivative-clipping range; FANN will differ")
+
+    rows = {}
+    for peer in peers:
+        run = RUNNERS[peer]
+        row = {"peer": peer}
+        rows[peer] = row
+        # 1. correctness: one epoch on the check samples, compared with the reference
+        try:
+            res = run(net, params0, X[:n_check], Y[:n_check], args.lr, 0 if peer == "fann" else 1)
+        except PeerUnavailable as e:
+            log(f"   {peer:8s} SKIPPED: {e}")
+            row["skipped"] = str(e)
+            continue
+        except Exception as e:  # a peer that crashes must not stop the others
+            log(f"   {peer:8s} FAILED: {type(e).__name__}: {e}")
+            row["failed"] = f"{type(e).__name__}: {e}"
+            continue
+        spec = res.net_used or net
+        ref_p, ref_l, _ = reference(spec)
+        chk = compare(res, ref_p, ref_l, p0_ref, tol)
+        row.update(param_err=chk.param_err, loss_err=chk.loss_err, check_ok=chk.ok,
+                   check_samples=n_check, note=res.note)
+        verdict = "ok" if chk.ok else f"MISMATCH (> {tol:g})"
+        log(f"   {peer:8s} check: param err {chk.param_err:.2e}, loss err {chk.loss_err:.2e} -> {verdict}"
+            + (f"  [{res.note}]" if res.net_used else ""))
+        if not chk.ok:
+            log(f"   !!!!!!!! {peer} does NOT reproduce the reference SGD epoch on {net.name} !!!!!!!!")
+
+        # 2. timing: pick the epoch length from the rate seen in the check run
+        #    so each epoch takes about --target-seconds, then median of repeats
+        rate = n_check / max(statistics.median(res.seconds), 1e-9) if res.seconds and peer != "fann" else None
+        if peer == "fann":  # the check pass was untimed: time a short run first
+            probe = run(net, params0, X[:n_check], Y[:n_check], args.lr, 1)
+            rate = n_check / max(probe.seconds[0], 1e-9)
+        n = int(min(n_max, max(n_check, rate * args.target_seconds)))
+        try:
+            res = run(net, params0, X[:n], Y[:n], args.lr, args.repeats)
+        except Exception as e:
+            log(f"   {peer:8s} timing FAILED: {type(e).__name__}: {e}")
+            row["failed"] = f"{type(e).__name__}: {e}"
+            continue
+        med = statistics.median(res.seconds)
+        row.update(samples=n, seconds=res.seconds, median_seconds=med, samples_per_s=n / med,
+                   compile_seconds=res.compile_seconds, timed_loss=res.loss, note=res.note)
+        comp = "" if res.compile_seconds is None else f", compile {res.compile_seconds:.3f}s"
+        log(f"   {peer:8s} timed: {n} samples x {args.repeats}, median {med:.4f}s "
+            f"-> {n / med:,.0f} samples/s{comp}" + (f"  ({res.note})" if res.note else ""))
+    return rows
+
+
+# --------------------------------------------------------------------------
+# Report
+# --------------------------------------------------------------------------
+
+
+def fmt_rate(row):
+    if row is None:
+        return "-"
+    if "skipped" in row:
+        return "skipped"
+    if "samples_per_s" not in row:
+        return "failed"
+    mark = "" if row.get("check_ok") else " !"
+    return f"{row['samples_per_s']:,.0f}{mark}"
+
+
+def print_tables(results, peers, out):
+    """Samples/s per net and peer, nbprop/peer ratios, compile times, checks."""
+    nets = list(results)
+    w0 = max(12, *(len(n) for n in nets)) + 2
+    w = 14
+
+    def table(title, cell):
+        out(f"\n{title}")
+        out("net".ljust(w0) + "".join(p.rjust(w) for p in peers))
+        for net in nets:
+            out(net.ljust(w0) + "".join(cell(net, p).rjust(w) for p in peers))
+
+    table("samples/s (median of repeats; ! = failed the correctness check)",
+          lambda n, p: fmt_rate(results[n].get(p)))
+
+    def ratio(n, p):
+        a, b = results[n].get("nbprop") or {}, results[n].get(p) or {}
+        if "samples_per_s" not in a or "samples_per_s" not in b:
+            return "-"
+        return f"{a['samples_per_s'] / b['samples_per_s']:.2f}x"
+
+    table("nbprop / peer (samples/s ratio; >1 = nbprop faster)", ratio)
+
+    def comp(n, p):
+        row = results[n].get(p) or {}
+        c = row.get("compile_seconds")
+        return "-" if c is None else f"{c:.3f}s"
+
+    table("one-off cost before the first epoch (JIT compile / cc build / warm-up), seconds", comp)
+
+    def chk(n, p):
+        row = results[n].get(p) or {}
+        if "param_err" not in row:
+            return "-"
+        return f"{max(row['param_err'], row['loss_err']):.1e}" + ("" if row["check_ok"] else "!")
+
+    table("max relative error vs the float64 numpy reference (params: rel. to the epoch's update; loss)", chk)
+
+
+def main(argv=None):
+    """Parse the command line, run the checks and timings, print the tables."""
+    global TORCH_THREADS
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--nets", default=",".join(NETS), help=f"comma list of {', '.join(NETS)}")
+    ap.add_argument("--repeats", type=int, default=5, help="timed epochs per system (median reported)")
+    ap.add_argument("--dtype", default="float64", choices=["float64", "float32"])
+    ap.add_argument("--only", default=",".join(PEERS), help=f"comma list of {', '.join(PEERS)}")
+    ap.add_argument("--lr", type=float, default=DEFAULT_LR, help="learning rate (default 2**-7)")
+    ap.add_argument("--check-samples", type=int, default=4000,
+                    help="samples in the correctness-check epoch (default 4000)")
+    ap.add_argument("--target-seconds", type=float, default=0.5,
+                    help="aim for timed epochs of about this long (default 0.5)")
+    ap.add_argument("--torch-threads", type=int, default=1, help="torch.set_num_threads (default 1)")
+    ap.add_argument("--json", help="also write all results to this JSON file")
+    args = ap.parse_args(argv)
+    TORCH_THREADS = args.torch_threads
+
+    nets = [n.strip() for n in args.nets.split(",") if n.strip()]
+    peers = [p.strip() for p in args.only.split(",") if p.strip()]
+    for n in nets:
+        if n not in NETS:
+            ap.error(f"unknown net {n!r}; choose from {', '.join(NETS)}")
+    for p in peers:
+        if p not in RUNNERS:
+            ap.error(f"unknown peer {p!r}; choose from {', '.join(PEERS)}")
+    if "nbprop" in peers:  # nbprop first: the ratios are relative to it
+        peers.remove("nbprop")
+        peers.insert(0, "nbprop")
+
+    def log(msg):
+        print(msg, flush=True)
+
+    log(f"per-sample SGD benchmark: python {sys.version.split()[0]}, {os.cpu_count()} cpus, "
+        f"dtype {args.dtype}, repeats {args.repeats}, check tolerance {TOLERANCE[args.dtype]:g}")
+    results = {}
+    for n in nets:
+        results[n] = bench_net(NETS[n], peers, args, args.dtype, log)
+    print_tables(results, peers, log)
+    bad = [(n, p) for n in results for p, r in results[n].items() if r.get("check_ok") is False]
+    if bad:
+        log("\n!!! CORRECTNESS MISMATCH: " + ", ".join(f"{p} on {n}" for n, p in bad) + " !!!")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"args": vars(args), "results": results}, indent=1, default=str))
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,7 @@
+"""``python -m nbprop``: see :mod:`nbprop.cli`."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,98 @@
+"""Every kernel against the slow reference in naive.py."""
+
+import numpy as np
+import pytest
+
+import naive
+import nbprop
+from conftest import ARCHITECTURES, HEADS, HIDDEN, TOL, make_case, spec
+from nbprop import _kernels
+
+
+@pytest.mark.parametrize("sizes", ARCHITECTURES)
+@pytest.mark.parametrize("hidden", HIDDEN)
+@pytest.mark.parametrize("head", HEADS)
+def test_forward_loss_and_gradient_match_reference(sizes, hidden, head, dtype):
+    net, X, Y = make_case(sizes, hidden, head, dtype)
+    sizes, acts, loss = spec(net)
+    np.testing.assert_allclose(net.predict(X), naive.predict(net.params, sizes, acts, X), **TOL[dtype])
+    expected_loss, expected_grad = naive.loss_and_gradient(net.params, sizes, acts, loss, X, Y)
+    assert net.loss(X, Y) == pytest.approx(expected_loss, rel=TOL[dtype]["rtol"])
+    grad = net.gradient(X, Y)
+    assert grad.dtype == net.dtype
+    scale = max(1.0, np.abs(expected_grad).max())
+    np.testing.assert_allclose(grad, expected_grad, rtol=TOL[dtype]["rtol"], atol=TOL[dtype]["atol"] * scale)
+
+
+SCHEDULES = {
+    "constant": (None, lambda lr: None),
+    "inverse": (nbprop.InverseScaling(decay=0.3), lambda lr: lambda t, e: lr / (1 + 0.3 * t)),
+    "step": (nbprop.StepDecay(every=2, factor=0.5), lambda lr: lambda t, e: lr * 0.5 ** (e // 2)),
+}
+OPTIONS = {
+    "plain": {},
+    "momentum": dict(momentum=0.9),
+    "nesterov": dict(momentum=0.8, nesterov=True),
+    "weight_decay": dict(weight_decay=0.1, momentum=0.5),
+}
+TRAIN_CASES = [([1, 2, 1], "softplus", ("identity", "ssr")),
+               ([2, 2, 2], "sigmoid", ("sigmoid", "bce")),
+               ([3, 5, 4, 3], "tanh", ("softmax", "cross_entropy")),
+               ([3, 4, 2], "elu", ("identity", "mse")),
+               ([2, 6, 1], "leaky_relu", ("identity", "half_sse"))]
+
+
+@pytest.mark.parametrize("sizes,hidden,head", TRAIN_CASES)
+@pytest.mark.parametrize("batch_size", [1, 3, None])
+@pytest.mark.parametrize("option", sorted(OPTIONS))
+@pytest.mark.parametrize("schedule", sorted(SCHEDULES))
+def test_training_matches_reference(sizes, hidden, head, batch_size, option, schedule, dtype):
+    net, X, Y = make_case(sizes, hidden, head, dtype, n=8)
+    start = net.params.astype(np.float64)
+    lr, epochs, seed = 0.05, 4, 11
+    schedule_obj, lr_at = SCHEDULES[schedule]
+    hist = net.fit(X, Y, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed,
+                   schedule=schedule_obj, **OPTIONS[option])
+    rng = np.random.default_rng(seed)  # fit(seed=s) shuffles with default_rng(s), one permutation per epoch
+    orders = [rng.permutation(len(X)) for _ in range(epochs)]
+    expected, expected_losses = naive.train(start, *spec(net), X, Y, orders, batch_size, lr,
+                                            lr_at=lr_at(lr), **OPTIONS[option])
+    tol = dict(rtol=1e-8, atol=1e-10) if dtype == "float64" else dict(rtol=2e-3, atol=2e-4)
+    np.testing.assert_allclose(net.params, expected, **tol)
+    np.testing.assert_allclose(hist.loss, expected_losses, **tol)
+
+
+def test_unshuffled_epochs_visit_samples_in_order():
+    net, X, Y = make_case([2, 3, 1], "tanh", ("identity", "half_sse"), n=6)
+    start = net.params.copy()
+    net.fit(X, Y, epochs=2, lr=0.1, shuffle=False)
+    expected, _ = naive.train(start, *spec(net), X, Y, [np.arange(6)] * 2, 1, 0.1)
+    np.testing.assert_allclose(net.params, expected, rtol=1e-10)
+
+
+@pytest.mark.parametrize("option", sorted(OPTIONS))
+def test_fused_per_sample_epoch_equals_minibatch_of_one_bit_for_bit(option, dtype):
+    # The fused loop reads each weight row into the previous layer's delta
+    # before updating it, so it must take exactly the steps of "gradient, then update".
+    net, X, Y = make_case([3, 5, 4, 2], "softplus", ("identity", "ssr"), dtype, n=9)
+    twin = net.copy()
+    opts = OPTIONS[option]
+    cast = net.dtype.type
+    order = np.random.default_rng(0).permutation(9)
+    args = (cast(0.05), 0, 0.0, 0.0, 0, 0, cast(opts.get("momentum", 0.0)),
+            opts.get("nesterov", False), cast(opts.get("weight_decay", 0.0)))
+    Xr, Yr = net._data(X, Y)
+    fused_loss, _ = _kernels.sgd_epoch(net._params, net._velocity, net._plan, net._loss_code,
+                                       Xr, Yr, order, *args, net._workspace)
+    batch_loss, _ = _kernels.minibatch_epoch(twin._params, twin._velocity, twin._grad, twin._plan,
+                                             twin._loss_code, Xr, Yr, order, 1, *args, twin._workspace)
+    np.testing.assert_array_equal(net.params, twin.params)
+    assert fused_loss == batch_loss
+
+
+def test_full_batch_step_is_old_minus_lr_times_gradient(dtype):
+    net, X, Y = make_case([3, 4, 2], "tanh", ("identity", "mse"), dtype)
+    old = net.params.copy()
+    grad = net.gradient(X, Y)
+    net.fit(X, Y, epochs=1, lr=0.3, batch_size=None)
+    np.testing.assert_allclose(net.params, old - net.dtype.type(0.3) * grad, **TOL[dtype])
