@@ -83,9 +83,9 @@ def test_fused_per_sample_epoch_equals_minibatch_of_one_bit_for_bit(option, dtyp
             opts.get("nesterov", False), cast(opts.get("weight_decay", 0.0)))
     Xr, Yr = net._data(X, Y)
     fused_loss, _ = _kernels.sgd_epoch(net._params, net._velocity, net._plan, net._loss_code,
-                                       Xr, Yr, order, *args, net._workspace)
+                                       Xr, Yr, order, *args, net._workspace, 0.0)
     batch_loss, _ = _kernels.minibatch_epoch(twin._params, twin._velocity, twin._grad, twin._plan,
-                                             twin._loss_code, Xr, Yr, order, 1, *args, twin._workspace)
+                                             twin._loss_code, Xr, Yr, order, 1, *args, twin._workspace, 0.0)
     np.testing.assert_array_equal(net.params, twin.params)
     assert fused_loss == batch_loss
 

@@ -190,14 +190,16 @@ def accumulate_gradient(params, plan, loss_code, X, Y, order, start, stop, grad,
 
 @njit(cache=True, nogil=True)
 def sgd_epoch(params, velocity, plan, loss_code, X, Y, order,
-              lr, schedule, p1, p2, step, epoch, momentum, nesterov, weight_decay, ws):
+              lr, schedule, p1, p2, step, epoch, momentum, nesterov, weight_decay, ws, total):
     """Per-sample SGD over ``X[order]``: forward, backward and update fused per sample.
 
-    Returns the sum of each sample's unscaled loss, taken before its own
-    update, and the update counter after the epoch.
+    Returns ``total`` plus the sum of each sample's unscaled loss, taken
+    before its own update, and the update counter after these samples.  An
+    epoch may be run in several calls over consecutive slices of its order:
+    passing the running ``total`` and ``step`` along gives the same bits as
+    one call.
     """
     scale = batch_scale(loss_code, 1, plan[plan.shape[0] - 1, FAN_OUT])
-    total = 0.0
     for s in range(order.shape[0]):
         sample = order[s]
         forward_sample(params, plan, X[sample], ws)
@@ -210,15 +212,15 @@ def sgd_epoch(params, velocity, plan, loss_code, X, Y, order,
 
 @njit(cache=True, nogil=True)
 def minibatch_epoch(params, velocity, grad, plan, loss_code, X, Y, order, batch_size,
-                    lr, schedule, p1, p2, step, epoch, momentum, nesterov, weight_decay, ws):
+                    lr, schedule, p1, p2, step, epoch, momentum, nesterov, weight_decay, ws, total):
     """Minibatch SGD over ``X[order]`` in batches of ``batch_size`` (the last may be short).
 
     With ``batch_size >= len(order)`` this is one full-batch gradient-descent
-    step.  Returns the unscaled loss sum, each batch's loss taken before its
-    update, and the update counter after the epoch.
+    step.  Returns ``total`` plus the unscaled loss sum, each batch's loss
+    taken before its update, and the update counter; like ``sgd_epoch`` it
+    may be called over consecutive slices that are multiples of ``batch_size``.
     """
     n = order.shape[0]
-    total = 0.0
     for start in range(0, n, batch_size):
         stop = min(start + batch_size, n)
         grad[:] = 0.0

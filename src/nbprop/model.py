@@ -1,60 +1,20 @@
 """The ``MLP`` class: validation, buffers, and calls into the kernels."""
 
 import numbers
-import time
+import threading
+from contextlib import contextmanager
 
 import numpy as np
 
-from . import _kernels, activations, losses
+from . import _kernels, activations, losses, training
 from ._layout import ACT_CODE, bias_views, make_plan, weight_views
-from ._validation import as_inputs, as_targets, positive_int, real_array, real_number
-from .optim import as_schedule
+from ._validation import as_inputs, as_targets, positive_int, real_array
+from .training import History  # noqa: F401  (documented as nbprop.model.History too)
 
 DTYPES = {"float64": np.float64, "float32": np.float32}
 # Layers whose activation is zero or linear for negative inputs get He
 # initialisation; the saturating ones get Glorot's.
 HE_INIT = {activations.RELU, activations.LEAKY_RELU, activations.ELU}
-
-
-class History:
-    """What one call of :meth:`MLP.fit` did, epoch by epoch.
-
-    Attributes
-    ----------
-    loss : list of float
-        Per epoch, the loss over the epoch's samples, each sample (or batch)
-        taken before its own update, as FANN and scikit-learn report it.
-    seconds : list of float
-        Per epoch, the wall-clock time of the compiled training loop.
-    samples_per_second : list of float
-        Per epoch, samples processed divided by ``seconds``.
-    compile_seconds : float
-        Time spent compiling (or loading from the cache) the training kernel
-        before the first epoch; kept out of ``seconds``.
-
-    Examples
-    --------
-    >>> import nbprop
-    >>> net = nbprop.MLP([1, 2, 1], seed=0)
-    >>> hist = net.fit([[0.0], [1.0]], [0.0, 1.0], epochs=3, lr=0.1)
-    >>> len(hist.loss), len(hist.seconds)
-    (3, 3)
-    """
-
-    def __init__(self):
-        self.loss = []
-        self.seconds = []
-        self.samples_per_second = []
-        self.compile_seconds = 0.0
-
-    @property
-    def epochs(self):
-        """Number of completed epochs."""
-        return len(self.loss)
-
-    def __repr__(self):
-        last = f", last loss={self.loss[-1]:.6g}" if self.loss else ""
-        return f"History(epochs={self.epochs}{last})"
 
 
 class MLP:
@@ -144,8 +104,10 @@ class MLP:
         self._workspace = np.zeros((_kernels.N_WORKSPACE_ROWS, n_units), dtype=self.dtype)
         self._grad = np.zeros(self.n_params, dtype=self.dtype)
         self._velocity = np.zeros(self.n_params, dtype=self.dtype)
-        self._step = 0
-        self._epoch = 0
+        self._step = 0  # parameter updates made so far (drives InverseScaling)
+        self._epoch = 0  # completed epochs (drives StepDecay)
+        self._busy = threading.Lock()  # held while fit runs: one trainer per model
+        self.history_ = None
 
     def _initialise(self, rng):
         for W, code in zip(self._weights, self._plan[:, ACT_CODE]):
@@ -174,7 +136,8 @@ class MLP:
         if not np.isfinite(converted).all():
             raise ValueError(f"params: expected finite numbers in {self.dtype.name}, "
                              f"got a non-finite value at index {int(np.argmin(np.isfinite(converted)))}")
-        self._params[...] = converted
+        with self._exclusive("params"):
+            self._params[...] = converted
 
     @property
     def weights(self):
@@ -215,7 +178,7 @@ class MLP:
         """
         X = as_inputs(X, self.sizes[0], self.dtype)
         out = np.empty((X.shape[0], self.sizes[-1]), dtype=self.dtype)
-        _kernels.predict(self._params, self._plan, X, out, self._workspace)
+        _kernels.predict(self._params, self._plan, X, out, self._new_workspace())
         return out
 
     def loss(self, X, Y):
@@ -230,7 +193,7 @@ class MLP:
         1.0
         """
         X, Y = self._data(X, Y)
-        total = _kernels.loss_sum(self._params, self._plan, self._loss_code, X, Y, self._workspace)
+        total = _kernels.loss_sum(self._params, self._plan, self._loss_code, X, Y, self._new_workspace())
         return float(total * self._normaliser(X.shape[0]))
 
     def gradient(self, X, Y):
@@ -253,13 +216,15 @@ class MLP:
         grad = np.zeros(self.n_params, dtype=self.dtype)
         order = np.arange(X.shape[0], dtype=np.int64)
         _kernels.accumulate_gradient(self._params, self._plan, self._loss_code, X, Y, order,
-                                     0, X.shape[0], grad, self._workspace)
+                                     0, X.shape[0], grad, self._new_workspace())
         return grad
 
     # --------------------------------------------------------------- training
 
     def fit(self, X, Y, epochs=1, lr=0.01, batch_size=1, shuffle=True, momentum=0.0,
-            nesterov=False, weight_decay=0.0, schedule=None, seed=None):
+            nesterov=False, weight_decay=0.0, schedule=None, seed=None, *, validation=None,
+            early_stopping=False, patience=10, tol=0.0, callbacks=(), progress=False,
+            on_divergence="raise", checkpoint=None, checkpoint_every=1):
         """Train by stochastic gradient descent.
 
         Every step is ``params -= lr_t * step`` with the gradient of the loss
@@ -296,12 +261,43 @@ class MLP:
             the model's whole life, so two calls of ``fit`` continue where
             the first stopped.
         seed : int, optional
-            Seeds this call's shuffling; by default the model's own generator
-            (seeded by the constructor's ``seed``) continues.
+            Reseeds the model's shuffling generator before training; by
+            default the generator seeded by the constructor continues.
+        validation : (X_val, Y_val) or float, optional
+            Validation data, or the fraction of ``X`` to hold out for it;
+            its loss after each epoch is recorded in ``History.val_loss``.
+        early_stopping : bool, default False
+            Stop when the validation loss has not improved by more than
+            ``tol`` for ``patience`` epochs, and restore the parameters of
+            the best epoch.  Needs ``validation``.
+        patience, tol : int, float
+            See ``early_stopping``.
+        callbacks : callable or sequence of callables
+            Each called after every epoch as ``f(epoch, history, model)``;
+            returning ``True`` stops training.
+        progress : bool, default False
+            Show a tqdm progress bar (epoch, loss, samples per second).
+        on_divergence : {"raise", "stop"}
+            When the loss or a parameter becomes NaN or infinite, restore the
+            last finite epoch and raise :class:`nbprop.DivergenceError`, or
+            warn (:class:`nbprop.DivergenceWarning`) and stop.
+        checkpoint : path, optional
+            Save the model and its optimiser state there (atomically) every
+            ``checkpoint_every`` epochs; :func:`nbprop.load` resumes exactly.
+        checkpoint_every : int, default 1
 
         Returns
         -------
         History
+            Also kept as ``model.history_``, which holds the completed epochs
+            even when the fit is interrupted.
+
+        Notes
+        -----
+        Ctrl-C (or an exception from a callback) leaves the model at the end
+        of its last completed epoch; calling ``fit`` again continues exactly.
+        A model may be trained by one thread at a time; different models
+        train in parallel threads (the kernels release the GIL).
 
         Examples
         --------
@@ -313,63 +309,89 @@ class MLP:
         5
         """
         X, Y = self._data(X, Y)
-        epochs = positive_int(epochs, "epochs")
-        lr = real_number(lr, "lr", low_open=True)
-        if batch_size is not None:
-            batch_size = positive_int(batch_size, "batch_size")
-        if not isinstance(shuffle, (bool, np.bool_)):
-            raise TypeError(f"shuffle: expected True or False, got {shuffle!r}")
-        momentum = real_number(momentum, "momentum", high=1.0)
-        if not isinstance(nesterov, (bool, np.bool_)):
-            raise TypeError(f"nesterov: expected True or False, got {nesterov!r}")
-        if nesterov and momentum == 0.0:
-            raise ValueError("nesterov: Nesterov momentum needs momentum > 0, got momentum=0")
-        weight_decay = real_number(weight_decay, "weight_decay")
-        schedule_code, p1, p2 = as_schedule(schedule)._kernel_args()
-        if seed is not None:
-            seed = positive_int(seed, "seed", minimum=0)
-        rng = np.random.default_rng(seed) if seed is not None else self._shuffle_rng
-
-        n = X.shape[0]
-        dtype = self.dtype.type
-        lr, momentum, weight_decay = dtype(lr), dtype(momentum), dtype(weight_decay)
-        nesterov = bool(nesterov)
-
-        def run_epoch(order):
-            if batch_size == 1:
-                return _kernels.sgd_epoch(
-                    self._params, self._velocity, self._plan, self._loss_code, X, Y, order,
-                    lr, schedule_code, p1, p2, self._step, self._epoch,
-                    momentum, nesterov, weight_decay, self._workspace)
-            return _kernels.minibatch_epoch(
-                self._params, self._velocity, self._grad, self._plan, self._loss_code, X, Y,
-                order, n if batch_size is None else batch_size,
-                lr, schedule_code, p1, p2, self._step, self._epoch,
-                momentum, nesterov, weight_decay, self._workspace)
-
-        history = History()
-        started = time.perf_counter()
-        run_epoch(np.empty(0, dtype=np.int64))  # compiles (or loads) the kernel, trains nothing
-        history.compile_seconds = time.perf_counter() - started
-
-        normaliser = self._normaliser(n)
-        for _ in range(epochs):
-            order = rng.permutation(n) if shuffle else np.arange(n, dtype=np.int64)
-            started = time.perf_counter()
-            total, self._step = run_epoch(order)
-            seconds = time.perf_counter() - started
-            self._epoch += 1
-            history.loss.append(float(total * normaliser))
-            history.seconds.append(seconds)
-            history.samples_per_second.append(n / seconds if seconds > 0 else float("inf"))
-        return history
+        options = training.fit_options(
+            epochs, lr, batch_size, shuffle, momentum, nesterov, weight_decay, schedule, seed,
+            on_divergence, checkpoint, checkpoint_every, early_stopping, patience, tol,
+            callbacks, progress)
+        if early_stopping and validation is None:
+            raise ValueError("early_stopping: needs validation data, e.g. validation=0.1")
+        with self._exclusive("fit"):
+            if options.seed is not None:
+                self._shuffle_rng = np.random.default_rng(options.seed)
+            X, Y, X_val, Y_val = training.split_validation(self, X, Y, validation)
+            return training.train(self, X, Y, options, X_val, Y_val)
 
     # ---------------------------------------------------------------- helpers
 
-    def _data(self, X, Y):
-        X = as_inputs(X, self.sizes[0], self.dtype)
-        Y = as_targets(Y, X.shape[0], self.sizes[-1], self.dtype, self._loss_code)
+    def _data(self, X, Y, names=("X", "Y")):
+        X = as_inputs(X, self.sizes[0], self.dtype, names[0])
+        Y = as_targets(Y, X.shape[0], self.sizes[-1], self.dtype, self._loss_code, names[1])
         return X, Y
+
+    def _new_workspace(self):
+        """Scratch space for one read-only call, so such calls are thread-safe."""
+        return np.empty_like(self._workspace)
+
+    @contextmanager
+    def _exclusive(self, what):
+        if not self._busy.acquire(blocking=False):
+            raise RuntimeError(f"{what}: this model is being trained by another thread; a model "
+                               f"may be trained by one thread at a time (use copy() for another)")
+        try:
+            yield
+        finally:
+            self._busy.release()
+
+    def _snapshot(self):
+        """Everything an epoch changes: parameters, optimiser state, shuffling state."""
+        return (self._params.copy(), self._velocity.copy(), self._step, self._epoch,
+                self._shuffle_rng.bit_generator.state)
+
+    def _restore(self, snapshot):
+        params, velocity, self._step, self._epoch, rng_state = snapshot
+        self._params[...] = params
+        self._velocity[...] = velocity
+        self._shuffle_rng.bit_generator.state = rng_state
+
+    def _state(self):
+        """The whole model as plain values and arrays: for copy, pickle and files."""
+        return {
+            "sizes": list(self.sizes),
+            "activations": list(self.activations),
+            "loss": self.loss_name,
+            "dtype": self.dtype.name,
+            "seed": self.seed,
+            "params": self._params.copy(),
+            "velocity": self._velocity.copy(),
+            "step": self._step,
+            "epoch": self._epoch,
+            "shuffle_rng": self._shuffle_rng.bit_generator.state,
+        }
+
+    @classmethod
+    def _from_state(cls, state):
+        """Rebuild a model from :meth:`_state`, validating every field."""
+        model = cls(state["sizes"], activation=state["activations"][:-1],
+                    output_activation=state["activations"][-1], loss=state["loss"],
+                    dtype=state["dtype"], seed=state["seed"])
+        model.params = state["params"]
+        velocity = real_array(state["velocity"], "velocity")
+        if velocity.shape != (model.n_params,) or not np.isfinite(velocity).all():
+            raise ValueError(f"velocity: expected {model.n_params} finite numbers, got shape {velocity.shape}")
+        model._velocity[...] = velocity
+        for name in ("step", "epoch"):
+            setattr(model, "_" + name, positive_int(state[name], name, minimum=0))
+        try:
+            model._shuffle_rng.bit_generator.state = state["shuffle_rng"]
+        except (TypeError, ValueError, KeyError) as error:
+            raise ValueError(f"shuffle_rng: not a valid PCG64 generator state ({error!r})") from None
+        return model
+
+    def __getstate__(self):
+        return self._state()
+
+    def __setstate__(self, state):
+        self.__dict__.update(MLP._from_state(state).__dict__)
 
     def _normaliser(self, n_samples):
         """Turns a kernel's unscaled loss sum over ``n_samples`` into the loss."""
@@ -386,17 +408,10 @@ class MLP:
         >>> bool((twin.params == net.params).all()) and twin.params is not net.params
         True
         """
-        twin = MLP.__new__(MLP)
-        twin._setup(self.sizes, self.activations, self.loss_name, self.dtype, self.seed)
-        twin._params[...] = self._params
-        twin._velocity[...] = self._velocity
-        twin._step, twin._epoch = self._step, self._epoch
-        twin._shuffle_rng = np.random.default_rng()
-        twin._shuffle_rng.bit_generator.state = self._shuffle_rng.bit_generator.state
-        return twin
+        return MLP._from_state(self._state())
 
     def save(self, path):
-        """Write the model to ``path`` as ``.npz`` (see :func:`nbprop.save`)."""
+        """Write the model and its optimiser state to ``path`` (see :func:`nbprop.save`)."""
         from .io import save
 
         save(self, path)
