@@ -1,5 +1,6 @@
 """nbprop: multilayer perceptrons trained by backpropagation in Numba kernels."""
 
+from .explain import gradcheck
 from .io import load, save
 from .model import MLP
 from .optim import InverseScaling, Schedule, StepDecay
@@ -7,4 +8,4 @@ from .training import DivergenceError, DivergenceWarning, History
 
 __version__ = "0.1.0"
 __all__ = ["MLP", "History", "load", "save", "Schedule", "InverseScaling", "StepDecay",
-           "DivergenceError", "DivergenceWarning"]
+           "DivergenceError", "DivergenceWarning", "gradcheck"]

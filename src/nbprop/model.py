@@ -410,6 +410,53 @@ class MLP:
         """
         return MLP._from_state(self._state())
 
+    # ---------------------------------------------------------- explanation
+
+    def named_params(self, numbering="canonical"):
+        """Every parameter's name, flat index and value (see :func:`nbprop.explain.named_params`).
+
+        Examples
+        --------
+        >>> import nbprop
+        >>> net = nbprop.MLP([1, 2, 1], activation="softplus", loss="ssr", seed=0)
+        >>> [p.name for p in net.named_params("textbook")]
+        ['w1', 'w2', 'b1', 'b2', 'w3', 'w4', 'b3']
+        """
+        from . import explain
+
+        return explain.named_params(self, numbering)
+
+    def param_index(self, name, numbering=None):
+        """Flat index of the parameter called ``name``, e.g. ``"W1[0, 1]"`` or ``"w3"``.
+
+        Examples
+        --------
+        >>> import nbprop
+        >>> nbprop.MLP([2, 2, 2], seed=0).param_index("W1[0, 1]")
+        7
+        """
+        from . import explain
+
+        return explain.param_index(self, name, numbering)
+
+    def chain_rule(self, X, Y, name, numbering=None, max_paths=64):
+        """Every chain-rule path from parameter ``name`` to the loss, with numbers.
+
+        See :func:`nbprop.explain.chain_rule`.  The trace's ``total`` equals
+        ``gradient(X, Y)[param_index(name)]`` to rounding.
+
+        Examples
+        --------
+        >>> import nbprop
+        >>> net = nbprop.MLP([2, 2, 2], activation="sigmoid", output_activation="sigmoid", seed=0)
+        >>> trace = net.chain_rule([0.05, 0.10], [0.01, 0.99], "w1")
+        >>> trace.n_paths
+        2
+        """
+        from . import explain
+
+        return explain.chain_rule(self, X, Y, name, numbering=numbering, max_paths=max_paths)
+
     def save(self, path):
         """Write the model and its optimiser state to ``path`` (see :func:`nbprop.save`)."""
         from .io import save
