@@ -11,16 +11,27 @@ first, then each layer's outputs):
 * ``ws[DELTA]`` the backpropagated error ``dL/dz``,
 * ``ws[Z]``     the pre-activation ``z = W a_prev + b``.
 
-Nothing is allocated per sample.  The maths is the textbook chain rule: the
-output delta comes from ``losses.output_loss_and_delta``; each earlier layer's
-delta is ``f'(z) * (W^T delta_next)``, the sum over every path to the loss;
-the gradient of ``W[j, i]`` is ``delta[j] * a_prev[i]`` and of ``b[j]`` is
+The maths is the textbook chain rule: the output delta comes from
+``losses.output_loss_and_delta``; each earlier layer's delta is
+``f'(z) * (W^T delta_next)``, the sum over every path to the loss; the
+gradient of ``W[j, i]`` is ``delta[j] * a_prev[i]`` and of ``b[j]`` is
 ``delta[j]``.
+
+Speed (see issue 3): nothing is allocated or sliced per sample; the workspace
+rows are unpacked once per call.  Inner loops run over contiguous weight rows
+with no branches inside, so LLVM vectorises them; ``fastmath`` allows it to
+reassociate sums and fuse multiply-adds, but not to assume away NaN or inf
+(divergence must stay visible).  The fused per-sample update sweeps each
+weight row once, reading it into the previous layer's delta, updating it, and
+(for the first layer) computing the next sample's pre-activation from the
+fresh row while it is still in cache, so the largest matrix is read from
+memory once per sample instead of twice.
 """
 
 import math
 
-from numba import njit
+from numba import njit, types
+from numba.extending import overload
 
 from ._layout import ACT_CODE, B_OFFSET, FAN_IN, FAN_OUT, IN_OFFSET, OUT_OFFSET, W_OFFSET
 from .activations import SOFTMAX, activate
@@ -33,113 +44,216 @@ DELTA = 2
 Z = 3
 N_WORKSPACE_ROWS = 4
 
+FASTMATH = {"reassoc", "contract", "nsz", "arcp"}  # no "nnan"/"ninf": NaN must propagate
+kernel = njit(cache=True, nogil=True, fastmath=FASTMATH)
 
-@njit(cache=True, nogil=True)
-def softmax_layer(z, a):
-    """``a = exp(z - max z) / sum exp(z - max z)``: softmax without overflow."""
-    zmax = z[0]
-    for k in range(1, z.shape[0]):
-        zmax = max(zmax, z[k])
+
+def cast_like(value, reference):
+    """``value`` converted to the dtype of array ``reference`` (inside kernels only)."""
+    raise NotImplementedError("cast_like is only available inside compiled kernels")
+
+
+@overload(cast_like, inline="always")
+def _cast_like(value, reference):
+    # Python float literals are float64 in Numba; casting keeps float32
+    # kernels in float32 so their loops vectorise twice as wide.
+    target = reference.dtype if isinstance(reference, types.Array) else reference
+
+    def impl(value, reference):
+        return target(value)
+
+    return impl
+
+
+# ----------------------------------------------------------------- forward
+
+@kernel
+def dot_row(params, start, a, a_start, n):
+    """``sum_i params[start + i] * a[a_start + i]``: one weight row times a layer's input."""
+    s = cast_like(0.0, params)
+    for i in range(n):
+        s += params[start + i] * a[a_start + i]
+    return s
+
+
+@kernel
+def activate_unit(code, s, a, d, z, u):
+    """Store pre-activation ``s`` of unit ``u`` and its activation and derivative."""
+    z[u] = s
+    a[u], d[u] = activate(code, s)
+
+
+@kernel
+def softmax_layer(z, a, start, n):
+    """``a = exp(z - max z) / sum exp(z - max z)`` over units ``[start, start + n)``."""
+    zmax = z[start]
+    for k in range(1, n):
+        zmax = max(zmax, z[start + k])
     total = 0.0
-    for k in range(z.shape[0]):
-        e = math.exp(z[k] - zmax)
-        a[k] = e
+    for k in range(n):
+        e = math.exp(z[start + k] - zmax)
+        a[start + k] = e
         total += e
-    for k in range(z.shape[0]):
-        a[k] /= total
+    for k in range(n):
+        a[start + k] /= total
 
 
-@njit(cache=True, nogil=True)
-def forward_sample(params, plan, x, ws):
-    """Forward pass of one sample ``x``; fills the workspace rows A, D and Z."""
-    a, d, z = ws[A], ws[D], ws[Z]
-    for i in range(x.shape[0]):
-        a[i] = x[i]
-    for layer in range(plan.shape[0]):
+@kernel
+def forward_layers(params, plan, first_layer, a, d, z):
+    """Forward pass through layers ``first_layer, ...`` (their inputs already in ``a``)."""
+    for layer in range(first_layer, plan.shape[0]):
         fan_in, fan_out = plan[layer, FAN_IN], plan[layer, FAN_OUT]
         w0, b0 = plan[layer, W_OFFSET], plan[layer, B_OFFSET]
         i0, o0 = plan[layer, IN_OFFSET], plan[layer, OUT_OFFSET]
         code = plan[layer, ACT_CODE]
         for j in range(fan_out):
-            row = w0 + j * fan_in
-            s = 0.0
-            for i in range(fan_in):
-                s += params[row + i] * a[i0 + i]
-            s += params[b0 + j]
-            z[o0 + j] = s
-            a[o0 + j], d[o0 + j] = activate(code, s)
+            s = params[b0 + j] + dot_row(params, w0 + j * fan_in, a, i0, fan_in)
+            activate_unit(code, s, a, d, z, o0 + j)
         if code == SOFTMAX:
-            softmax_layer(z[o0 : o0 + fan_out], a[o0 : o0 + fan_out])
+            softmax_layer(z, a, o0, fan_out)
 
 
-@njit(cache=True, nogil=True)
-def output_delta(plan, loss_code, y, scale, ws):
-    """Set the output layer's delta from target ``y``; return the sample's unscaled loss."""
+@kernel
+def load_input(X, sample, a):
+    """Copy row ``sample`` of ``X`` into the input units."""
+    for i in range(X.shape[1]):
+        a[i] = X[sample, i]
+
+
+@kernel
+def forward_sample(params, plan, X, sample, a, d, z):
+    """Forward pass of ``X[sample]``; fills ``a``, ``d`` and ``z``."""
+    load_input(X, sample, a)
+    forward_layers(params, plan, 0, a, d, z)
+
+
+@kernel
+def output_delta(plan, loss_code, Y, sample, scale, a, d, delta, z):
+    """Set the output layer's delta from ``Y[sample]``; return the sample's unscaled loss."""
     last = plan.shape[0] - 1
-    o0 = plan[last, OUT_OFFSET]
-    o1 = o0 + plan[last, FAN_OUT]
-    return output_loss_and_delta(
-        loss_code, ws[Z, o0:o1], ws[A, o0:o1], ws[D, o0:o1], y, ws[DELTA, o0:o1], scale
-    )
+    return output_loss_and_delta(loss_code, z, a, d, delta, plan[last, OUT_OFFSET],
+                                 plan[last, FAN_OUT], Y, sample, scale)
 
 
-@njit(cache=True, nogil=True)
-def backprop_gradient(params, plan, ws, grad):
-    """Backpropagate the output delta in ``ws[DELTA]``; add ``dL/dparams`` into ``grad``."""
-    a, d, delta = ws[A], ws[D], ws[DELTA]
+# ---------------------------------------------------------------- backward
+
+@kernel
+def clear_and_scale(delta, d, start, n, scale_instead):
+    """Zero the delta of units ``[start, start+n)``, or multiply it by ``f'(z)``."""
+    if scale_instead:
+        for i in range(n):
+            delta[start + i] *= d[start + i]
+    else:
+        for i in range(n):
+            delta[start + i] = 0.0
+
+
+@kernel
+def backprop_gradient(params, plan, a, d, delta, grad):
+    """Backpropagate the output delta; add ``dL/dparams`` of this sample into ``grad``."""
     for layer in range(plan.shape[0] - 1, -1, -1):
         fan_in, fan_out = plan[layer, FAN_IN], plan[layer, FAN_OUT]
         w0, b0 = plan[layer, W_OFFSET], plan[layer, B_OFFSET]
         i0, o0 = plan[layer, IN_OFFSET], plan[layer, OUT_OFFSET]
         propagate = layer > 0  # the input layer needs no delta
         if propagate:
-            for i in range(fan_in):
-                delta[i0 + i] = 0.0
+            clear_and_scale(delta, d, i0, fan_in, False)
         for j in range(fan_out):
             dj = delta[o0 + j]
             row = w0 + j * fan_in
-            for i in range(fan_in):
-                if propagate:
+            if propagate:
+                for i in range(fan_in):
                     delta[i0 + i] += params[row + i] * dj
-                grad[row + i] += dj * a[i0 + i]
+                    grad[row + i] += dj * a[i0 + i]
+            else:
+                for i in range(fan_in):
+                    grad[row + i] += dj * a[i0 + i]
             grad[b0 + j] += dj
         if propagate:
-            for i in range(fan_in):
-                delta[i0 + i] *= d[i0 + i]
+            clear_and_scale(delta, d, i0, fan_in, True)
 
 
-@njit(cache=True, nogil=True)
-def backprop_sgd(params, velocity, plan, ws, lr, momentum, nesterov, weight_decay):
+@kernel
+def update_row(params, velocity, row, n, a, i0, dj, lr, momentum, nesterov, weight_decay,
+               delta, propagate):
+    """SGD on one weight row, ``g = dj * a_prev + weight_decay * w`` (``optim.sgd_step``).
+
+    With ``propagate``, each weight first adds ``w * dj`` into the previous
+    layer's delta, so the row is read before it changes.  The branches are
+    outside the loops, which vectorise.
+    """
+    if momentum == 0.0:
+        if propagate:
+            for i in range(n):
+                w = params[row + i]
+                delta[i0 + i] += w * dj
+                params[row + i] = w - lr * (dj * a[i0 + i] + weight_decay * w)
+        else:
+            for i in range(n):
+                w = params[row + i]
+                params[row + i] = w - lr * (dj * a[i0 + i] + weight_decay * w)
+    else:
+        for i in range(n):
+            w = params[row + i]
+            if propagate:
+                delta[i0 + i] += w * dj
+            g = dj * a[i0 + i] + weight_decay * w
+            v = momentum * velocity[row + i] + g
+            velocity[row + i] = v
+            params[row + i] = w - lr * (g + momentum * v if nesterov else v)
+
+
+@kernel
+def backprop_sgd(params, velocity, plan, a, d, delta, z, lr, momentum, nesterov, weight_decay,
+                 X, next_sample):
     """Backpropagate the output delta and update every parameter in the same sweep.
 
     Each weight row feeds the previous layer's delta before it is updated, so
     the result equals computing the whole gradient first and then stepping.
+    With ``next_sample >= 0``, the first layer's fresh rows also give that
+    sample's first-layer pre-activations (written to ``z``, ``a``, ``d``).
     """
-    a, d, delta = ws[A], ws[D], ws[DELTA]
     for layer in range(plan.shape[0] - 1, -1, -1):
         fan_in, fan_out = plan[layer, FAN_IN], plan[layer, FAN_OUT]
         w0, b0 = plan[layer, W_OFFSET], plan[layer, B_OFFSET]
         i0, o0 = plan[layer, IN_OFFSET], plan[layer, OUT_OFFSET]
         propagate = layer > 0
+        look_ahead = layer == 0 and next_sample >= 0
         if propagate:
-            for i in range(fan_in):
-                delta[i0 + i] = 0.0
+            clear_and_scale(delta, d, i0, fan_in, False)
         for j in range(fan_out):
             dj = delta[o0 + j]
             row = w0 + j * fan_in
-            for i in range(fan_in):
-                w = params[row + i]
-                if propagate:
-                    delta[i0 + i] += w * dj
-                g = dj * a[i0 + i] + weight_decay * w
-                sgd_step(params, velocity, row + i, g, lr, momentum, nesterov)
+            update_row(params, velocity, row, fan_in, a, i0, dj, lr, momentum, nesterov,
+                       weight_decay, delta, propagate)
             sgd_step(params, velocity, b0 + j, dj, lr, momentum, nesterov)
+            if look_ahead:
+                # a[0:fan_in] still holds this sample's input, which the rows
+                # below need, so the next input is read straight from X.
+                s = params[b0 + j] + dot_input(params, row, X, next_sample, fan_in)
+                z[o0 + j] = s
         if propagate:
-            for i in range(fan_in):
-                delta[i0 + i] *= d[i0 + i]
+            clear_and_scale(delta, d, i0, fan_in, True)
+    if next_sample >= 0:
+        code = plan[0, ACT_CODE]
+        o0, fan_out = plan[0, OUT_OFFSET], plan[0, FAN_OUT]
+        load_input(X, next_sample, a)
+        for j in range(fan_out):
+            activate_unit(code, z[o0 + j], a, d, z, o0 + j)
+        if code == SOFTMAX:
+            softmax_layer(z, a, o0, fan_out)
 
 
-@njit(cache=True, nogil=True)
+@kernel
+def dot_input(params, start, X, sample, n):
+    """``sum_i params[start + i] * X[sample, i]``, summed exactly like ``dot_row``."""
+    s = cast_like(0.0, params)
+    for i in range(n):
+        s += params[start + i] * X[sample, i]
+    return s
+
+
+@kernel
 def apply_gradient(params, velocity, grad, plan, lr, momentum, nesterov, weight_decay):
     """One SGD step from an accumulated gradient; weight decay on weights only."""
     for layer in range(plan.shape[0]):
@@ -151,44 +265,47 @@ def apply_gradient(params, velocity, grad, plan, lr, momentum, nesterov, weight_
             sgd_step(params, velocity, k, grad[k], lr, momentum, nesterov)
 
 
-@njit(cache=True, nogil=True)
+# ------------------------------------------------------------ entry points
+
+@kernel
 def predict(params, plan, X, out, ws):
     """Batch forward pass: ``out[s] = network(X[s])`` for every row of ``X``."""
-    last = plan.shape[0] - 1
-    o0 = plan[last, OUT_OFFSET]
+    a, d, z = ws[A], ws[D], ws[Z]
+    o0 = plan[plan.shape[0] - 1, OUT_OFFSET]
     for s in range(X.shape[0]):
-        forward_sample(params, plan, X[s], ws)
+        forward_sample(params, plan, X, s, a, d, z)
         for k in range(out.shape[1]):
-            out[s, k] = ws[A, o0 + k]
+            out[s, k] = a[o0 + k]
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def loss_sum(params, plan, loss_code, X, Y, ws):
     """Sum over the rows of ``X`` of each sample's unscaled loss."""
+    a, d, delta, z = ws[A], ws[D], ws[DELTA], ws[Z]
     total = 0.0
     for s in range(X.shape[0]):
-        forward_sample(params, plan, X[s], ws)
-        total += output_delta(plan, loss_code, Y[s], 1.0, ws)
+        forward_sample(params, plan, X, s, a, d, z)
+        total += output_delta(plan, loss_code, Y, s, 1.0, a, d, delta, z)
     return total
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def accumulate_gradient(params, plan, loss_code, X, Y, order, start, stop, grad, ws):
     """Add the gradient of the loss over samples ``order[start:stop]`` into ``grad``.
 
     Returns the samples' unscaled loss sum.
     """
+    a, d, delta, z = ws[A], ws[D], ws[DELTA], ws[Z]
     scale = batch_scale(loss_code, stop - start, plan[plan.shape[0] - 1, FAN_OUT])
     total = 0.0
     for s in range(start, stop):
-        sample = order[s]
-        forward_sample(params, plan, X[sample], ws)
-        total += output_delta(plan, loss_code, Y[sample], scale, ws)
-        backprop_gradient(params, plan, ws, grad)
+        forward_sample(params, plan, X, order[s], a, d, z)
+        total += output_delta(plan, loss_code, Y, order[s], scale, a, d, delta, z)
+        backprop_gradient(params, plan, a, d, delta, grad)
     return total
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def sgd_epoch(params, velocity, plan, loss_code, X, Y, order,
               lr, schedule, p1, p2, step, epoch, momentum, nesterov, weight_decay, ws, total):
     """Per-sample SGD over ``X[order]``: forward, backward and update fused per sample.
@@ -199,18 +316,24 @@ def sgd_epoch(params, velocity, plan, loss_code, X, Y, order,
     passing the running ``total`` and ``step`` along gives the same bits as
     one call.
     """
+    a, d, delta, z = ws[A], ws[D], ws[DELTA], ws[Z]
     scale = batch_scale(loss_code, 1, plan[plan.shape[0] - 1, FAN_OUT])
-    for s in range(order.shape[0]):
-        sample = order[s]
-        forward_sample(params, plan, X[sample], ws)
-        total += output_delta(plan, loss_code, Y[sample], scale, ws)
-        lr_t = scheduled_lr(schedule, lr, p1, p2, step, epoch)
-        backprop_sgd(params, velocity, plan, ws, lr_t, momentum, nesterov, weight_decay)
+    n = order.shape[0]
+    if n > 0:
+        forward_sample(params, plan, X, order[0], a, d, z)
+    for s in range(n):
+        total += output_delta(plan, loss_code, Y, order[s], scale, a, d, delta, z)
+        lr_t = cast_like(scheduled_lr(schedule, lr, p1, p2, step, epoch), params)
+        next_sample = order[s + 1] if s + 1 < n else -1
+        backprop_sgd(params, velocity, plan, a, d, delta, z, lr_t, momentum, nesterov,
+                     weight_decay, X, next_sample)
+        if next_sample >= 0:
+            forward_layers(params, plan, 1, a, d, z)
         step += 1
     return total, step
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def minibatch_epoch(params, velocity, grad, plan, loss_code, X, Y, order, batch_size,
                     lr, schedule, p1, p2, step, epoch, momentum, nesterov, weight_decay, ws, total):
     """Minibatch SGD over ``X[order]`` in batches of ``batch_size`` (the last may be short).
@@ -225,7 +348,7 @@ def minibatch_epoch(params, velocity, grad, plan, loss_code, X, Y, order, batch_
         stop = min(start + batch_size, n)
         grad[:] = 0.0
         total += accumulate_gradient(params, plan, loss_code, X, Y, order, start, stop, grad, ws)
-        lr_t = scheduled_lr(schedule, lr, p1, p2, step, epoch)
+        lr_t = cast_like(scheduled_lr(schedule, lr, p1, p2, step, epoch), params)
         apply_gradient(params, velocity, grad, plan, lr_t, momentum, nesterov, weight_decay)
         step += 1
     return total, step

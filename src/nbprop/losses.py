@@ -52,42 +52,44 @@ def batch_scale(loss_code, n_samples, n_outputs):
 
 
 @njit(cache=True, nogil=True)
-def output_loss_and_delta(loss_code, z, a, d, y, delta, scale):
-    """One sample's unscaled loss; writes ``scale * dL/dz`` into ``delta``.
+def output_loss_and_delta(loss_code, z, a, d, delta, start, n, Y, sample, scale):
+    """One sample's unscaled loss; writes ``scale * dL/dz`` into the output layer's delta.
 
-    ``z``, ``a`` and ``d`` are the output layer's pre-activations, activations
-    and activation derivatives ``f'(z)``; ``y`` the target row.
+    The output layer occupies ``[start, start + n)`` of the workspace rows
+    ``z`` (pre-activations), ``a`` (activations), ``d`` (``f'(z)``) and
+    ``delta``; its target is row ``sample`` of ``Y``.
     """
     loss = 0.0
-    n = z.shape[0]
     if loss_code == BCE:
         # -[y log s + (1-y) log(1-s)] with s = sigmoid(z) equals softplus(z) - y z.
         for k in range(n):
-            loss += softplus(z[k]) - y[k] * z[k]
-            delta[k] = scale * (a[k] - y[k])
+            y = Y[sample, k]
+            loss += softplus(z[start + k]) - y * z[start + k]
+            delta[start + k] = scale * (a[start + k] - y)
     elif loss_code == CROSS_ENTROPY:
         # -sum y log softmax(z) = sum y (logsumexp(z) - z); the delta
         # softmax(z) * sum(y) - y holds for targets that do not sum to one too.
-        zmax = z[0]
+        zmax = z[start]
         for k in range(1, n):
-            zmax = max(zmax, z[k])
+            zmax = max(zmax, z[start + k])
         total = 0.0
         y_sum = 0.0
         for k in range(n):
-            total += math.exp(z[k] - zmax)
-            y_sum += y[k]
+            total += math.exp(z[start + k] - zmax)
+            y_sum += Y[sample, k]
         log_sum_exp = zmax + math.log(total)
         for k in range(n):
-            loss += y[k] * (log_sum_exp - z[k])
-            delta[k] = scale * (a[k] * y_sum - y[k])
+            y = Y[sample, k]
+            loss += y * (log_sum_exp - z[start + k])
+            delta[start + k] = scale * (a[start + k] * y_sum - y)
     else:
         half = loss_code == HALF_SSE
         value_factor = 0.5 if half else 1.0
         slope_factor = 1.0 if half else 2.0
         for k in range(n):
-            r = a[k] - y[k]
+            r = a[start + k] - Y[sample, k]
             loss += value_factor * r * r
-            delta[k] = scale * slope_factor * r * d[k]
+            delta[start + k] = scale * slope_factor * r * d[start + k]
     return loss
 
 
