@@ -17,9 +17,13 @@ The maths is the textbook chain rule: the output delta comes from
 gradient of ``W[j, i]`` is ``delta[j] * a_prev[i]`` and of ``b[j]`` is
 ``delta[j]``.
 
-Speed (see issue 3): nothing is allocated or sliced per sample; the workspace
-rows are unpacked once per call.  Inner loops run over contiguous weight rows
-with no branches inside, so LLVM vectorises them; ``fastmath`` allows it to
+Speed (see issue 3): nothing is allocated or sliced per sample (a slice costs
+two atomic reference-count operations); the workspace rows are unpacked once
+per call.  Array offsets are unsigned (``U``): Numba wraps negative indices,
+and with a signed index like ``start + i`` that LLVM cannot prove
+non-negative it vectorises the loads as gathers, five times slower.  Inner
+loops run over contiguous weight rows with no branches inside, so LLVM
+vectorises them; ``fastmath`` allows it to
 reassociate sums and fuse multiply-adds, but not to assume away NaN or inf
 (divergence must stay visible).  The fused per-sample update sweeps each
 weight row once, reading it into the previous layer's delta, updating it, and
@@ -30,6 +34,7 @@ memory once per sample instead of twice.
 
 import math
 
+import numpy as np
 from numba import njit, types
 from numba.extending import overload
 
@@ -46,6 +51,7 @@ N_WORKSPACE_ROWS = 4
 
 FASTMATH = {"reassoc", "contract", "nsz", "arcp"}  # no "nnan"/"ninf": NaN must propagate
 kernel = njit(cache=True, nogil=True, fastmath=FASTMATH)
+U = np.uint64  # the type of every offset and loop counter in the inner loops
 
 
 def cast_like(value, reference):
@@ -68,6 +74,13 @@ def _cast_like(value, reference):
 # ----------------------------------------------------------------- forward
 
 @kernel
+def layer_offsets(plan, layer):
+    """Layer ``layer``'s fan-in, fan-out, weight, bias, input and output offsets, unsigned."""
+    return (U(plan[layer, FAN_IN]), U(plan[layer, FAN_OUT]), U(plan[layer, W_OFFSET]),
+            U(plan[layer, B_OFFSET]), U(plan[layer, IN_OFFSET]), U(plan[layer, OUT_OFFSET]))
+
+
+@kernel
 def dot_row(params, start, a, a_start, n):
     """``sum_i params[start + i] * a[a_start + i]``: one weight row times a layer's input."""
     s = cast_like(0.0, params)
@@ -87,7 +100,7 @@ def activate_unit(code, s, a, d, z, u):
 def softmax_layer(z, a, start, n):
     """``a = exp(z - max z) / sum exp(z - max z)`` over units ``[start, start + n)``."""
     zmax = z[start]
-    for k in range(1, n):
+    for k in range(U(1), n):
         zmax = max(zmax, z[start + k])
     total = 0.0
     for k in range(n):
@@ -102,9 +115,7 @@ def softmax_layer(z, a, start, n):
 def forward_layers(params, plan, first_layer, a, d, z):
     """Forward pass through layers ``first_layer, ...`` (their inputs already in ``a``)."""
     for layer in range(first_layer, plan.shape[0]):
-        fan_in, fan_out = plan[layer, FAN_IN], plan[layer, FAN_OUT]
-        w0, b0 = plan[layer, W_OFFSET], plan[layer, B_OFFSET]
-        i0, o0 = plan[layer, IN_OFFSET], plan[layer, OUT_OFFSET]
+        fan_in, fan_out, w0, b0, i0, o0 = layer_offsets(plan, layer)
         code = plan[layer, ACT_CODE]
         for j in range(fan_out):
             s = params[b0 + j] + dot_row(params, w0 + j * fan_in, a, i0, fan_in)
@@ -116,14 +127,14 @@ def forward_layers(params, plan, first_layer, a, d, z):
 @kernel
 def load_input(X, sample, a):
     """Copy row ``sample`` of ``X`` into the input units."""
-    for i in range(X.shape[1]):
+    for i in range(U(X.shape[1])):
         a[i] = X[sample, i]
 
 
 @kernel
 def forward_sample(params, plan, X, sample, a, d, z):
     """Forward pass of ``X[sample]``; fills ``a``, ``d`` and ``z``."""
-    load_input(X, sample, a)
+    load_input(X, U(sample), a)
     forward_layers(params, plan, 0, a, d, z)
 
 
@@ -152,9 +163,7 @@ def clear_and_scale(delta, d, start, n, scale_instead):
 def backprop_gradient(params, plan, a, d, delta, grad):
     """Backpropagate the output delta; add ``dL/dparams`` of this sample into ``grad``."""
     for layer in range(plan.shape[0] - 1, -1, -1):
-        fan_in, fan_out = plan[layer, FAN_IN], plan[layer, FAN_OUT]
-        w0, b0 = plan[layer, W_OFFSET], plan[layer, B_OFFSET]
-        i0, o0 = plan[layer, IN_OFFSET], plan[layer, OUT_OFFSET]
+        fan_in, fan_out, w0, b0, i0, o0 = layer_offsets(plan, layer)
         propagate = layer > 0  # the input layer needs no delta
         if propagate:
             clear_and_scale(delta, d, i0, fan_in, False)
@@ -213,12 +222,11 @@ def backprop_sgd(params, velocity, plan, a, d, delta, z, lr, momentum, nesterov,
     With ``next_sample >= 0``, the first layer's fresh rows also give that
     sample's first-layer pre-activations (written to ``z``, ``a``, ``d``).
     """
+    look_ahead = next_sample >= 0
+    following = U(next_sample if look_ahead else 0)
     for layer in range(plan.shape[0] - 1, -1, -1):
-        fan_in, fan_out = plan[layer, FAN_IN], plan[layer, FAN_OUT]
-        w0, b0 = plan[layer, W_OFFSET], plan[layer, B_OFFSET]
-        i0, o0 = plan[layer, IN_OFFSET], plan[layer, OUT_OFFSET]
+        fan_in, fan_out, w0, b0, i0, o0 = layer_offsets(plan, layer)
         propagate = layer > 0
-        look_ahead = layer == 0 and next_sample >= 0
         if propagate:
             clear_and_scale(delta, d, i0, fan_in, False)
         for j in range(fan_out):
@@ -227,17 +235,16 @@ def backprop_sgd(params, velocity, plan, a, d, delta, z, lr, momentum, nesterov,
             update_row(params, velocity, row, fan_in, a, i0, dj, lr, momentum, nesterov,
                        weight_decay, delta, propagate)
             sgd_step(params, velocity, b0 + j, dj, lr, momentum, nesterov)
-            if look_ahead:
+            if look_ahead and not propagate:
                 # a[0:fan_in] still holds this sample's input, which the rows
                 # below need, so the next input is read straight from X.
-                s = params[b0 + j] + dot_input(params, row, X, next_sample, fan_in)
-                z[o0 + j] = s
+                z[o0 + j] = params[b0 + j] + dot_input(params, row, X, following, fan_in)
         if propagate:
             clear_and_scale(delta, d, i0, fan_in, True)
-    if next_sample >= 0:
+    if look_ahead:
+        fan_in, fan_out, w0, b0, i0, o0 = layer_offsets(plan, 0)
         code = plan[0, ACT_CODE]
-        o0, fan_out = plan[0, OUT_OFFSET], plan[0, FAN_OUT]
-        load_input(X, next_sample, a)
+        load_input(X, following, a)
         for j in range(fan_out):
             activate_unit(code, z[o0 + j], a, d, z, o0 + j)
         if code == SOFTMAX:
@@ -257,11 +264,11 @@ def dot_input(params, start, X, sample, n):
 def apply_gradient(params, velocity, grad, plan, lr, momentum, nesterov, weight_decay):
     """One SGD step from an accumulated gradient; weight decay on weights only."""
     for layer in range(plan.shape[0]):
-        w0, b0 = plan[layer, W_OFFSET], plan[layer, B_OFFSET]
-        b1 = b0 + plan[layer, FAN_OUT]
+        fan_in, fan_out, w0, b0, i0, o0 = layer_offsets(plan, layer)
         for k in range(w0, b0):
-            sgd_step(params, velocity, k, grad[k] + weight_decay * params[k], lr, momentum, nesterov)
-        for k in range(b0, b1):
+            g = grad[k] + weight_decay * params[k]
+            sgd_step(params, velocity, k, g, lr, momentum, nesterov)
+        for k in range(b0, b0 + fan_out):
             sgd_step(params, velocity, k, grad[k], lr, momentum, nesterov)
 
 
