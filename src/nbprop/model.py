@@ -123,6 +123,14 @@ class MLP:
 
         Assigning copies a 1-D array of length ``n_params`` in; a wrong length
         or a non-finite value raises ``ValueError`` and changes nothing.
+
+        Examples
+        --------
+        >>> import nbprop
+        >>> net = nbprop.MLP([1, 1], activation="identity")
+        >>> net.params = [2.0, 1.0]            # W0 = [[2]], b0 = [1]
+        >>> net.params, net.predict([3.0]).item()
+        (array([2., 1.]), 7.0)
         """
         return self._params
 
@@ -141,17 +149,43 @@ class MLP:
 
     @property
     def weights(self):
-        """Writable views ``W_l``, shape ``(sizes[l+1], sizes[l])``, into ``params``."""
+        """Writable views ``W_l``, shape ``(sizes[l+1], sizes[l])``, into ``params``.
+
+        Examples
+        --------
+        >>> import nbprop
+        >>> net = nbprop.MLP([3, 2, 1], seed=0)
+        >>> [W.shape for W in net.weights]
+        [(2, 3), (1, 2)]
+        >>> net.weights[1][0, 1] = 0.5         # writes straight into net.params
+        >>> float(net.params[3 * 2 + 2 + 1])
+        0.5
+        """
         return self._weights
 
     @property
     def biases(self):
-        """Writable views ``b_l``, shape ``(sizes[l+1],)``, into ``params``."""
+        """Writable views ``b_l``, shape ``(sizes[l+1],)``, into ``params``.
+
+        Examples
+        --------
+        >>> import nbprop
+        >>> net = nbprop.MLP([3, 2, 1], seed=0)
+        >>> [b.shape for b in net.biases]
+        [(2,), (1,)]
+        """
         return self._biases
 
     @property
     def output_activation(self):
-        """Name of the output layer's activation."""
+        """Name of the output layer's activation.
+
+        Examples
+        --------
+        >>> import nbprop
+        >>> nbprop.MLP([2, 1], loss="bce").output_activation
+        'sigmoid'
+        """
         return self.activations[-1]
 
     # -------------------------------------------------------------- inference
@@ -458,7 +492,16 @@ class MLP:
         return explain.chain_rule(self, X, Y, name, numbering=numbering, max_paths=max_paths)
 
     def save(self, path):
-        """Write the model and its optimiser state to ``path`` (see :func:`nbprop.save`)."""
+        """Write the model and its optimiser state to ``path`` (see :func:`nbprop.save`).
+
+        Examples
+        --------
+        >>> import nbprop, tempfile, os
+        >>> path = os.path.join(tempfile.mkdtemp(), "net.npz")
+        >>> nbprop.MLP([2, 1], seed=0).save(path)
+        >>> nbprop.load(path).sizes
+        [2, 1]
+        """
         from .io import save
 
         save(self, path)

@@ -37,7 +37,14 @@ class Schedule:
         return self.code, 0.0, 0.0
 
     def learning_rate(self, lr, step, epoch):
-        """The learning rate of update number ``step`` (0-based) during ``epoch``."""
+        """The learning rate of update number ``step`` (0-based) during ``epoch``.
+
+        Examples
+        --------
+        >>> import nbprop
+        >>> nbprop.InverseScaling(decay=1.0).learning_rate(0.5, step=3, epoch=0)
+        0.125
+        """
         code, p1, p2 = self._kernel_args()
         return scheduled_lr(code, float(lr), p1, p2, step, epoch)
 

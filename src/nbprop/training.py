@@ -35,6 +35,16 @@ class DivergenceError(FloatingPointError):
 
     The model keeps the parameters of its last finite epoch.
 
+    Examples
+    --------
+    >>> import nbprop
+    >>> net = nbprop.MLP([1, 4, 1], activation="identity", loss="ssr", seed=0)
+    >>> try:
+    ...     net.fit([[1.0], [2.0]], [1e6, -1e6], epochs=100, lr=10.0)
+    ... except nbprop.DivergenceError as error:
+    ...     print(error.history.epochs == error.epoch, bool((abs(net.params) < float("inf")).all()))
+    True True
+
     Attributes
     ----------
     epoch : int
@@ -50,7 +60,17 @@ class DivergenceError(FloatingPointError):
 
 
 class DivergenceWarning(RuntimeWarning):
-    """Training stopped early on divergence (``fit(..., on_divergence="stop")``)."""
+    """Training stopped early on divergence (``fit(..., on_divergence="stop")``).
+
+    Examples
+    --------
+    >>> import warnings, nbprop
+    >>> net = nbprop.MLP([1, 4, 1], activation="identity", loss="ssr", seed=0)
+    >>> with warnings.catch_warnings(record=True):
+    ...     hist = net.fit([[1.0], [2.0]], [1e6, -1e6], epochs=100, lr=10.0, on_divergence="stop")
+    >>> hist.stop_reason
+    'diverged'
+    """
 
 
 class History:
@@ -97,7 +117,7 @@ class History:
 
     @property
     def epochs(self):
-        """Number of completed epochs."""
+        """Number of completed epochs (see the class example)."""
         return len(self.loss)
 
     def _record(self, loss, seconds, n_samples):
@@ -110,7 +130,15 @@ class History:
             del values[epochs:]
 
     def as_dict(self):
-        """The history as a dict of plain Python values (JSON-serialisable)."""
+        """The history as a dict of plain Python values (JSON-serialisable).
+
+        Examples
+        --------
+        >>> import json, nbprop
+        >>> hist = nbprop.MLP([1, 1], seed=0).fit([[0.0], [1.0]], [0.0, 1.0], epochs=2)
+        >>> sorted(json.loads(json.dumps(hist.as_dict())))
+        ['best_epoch', 'compile_seconds', 'loss', 'samples_per_second', 'seconds', 'stop_reason', 'val_loss']
+        """
         return {
             "loss": list(self.loss),
             "val_loss": list(self.val_loss),
@@ -132,6 +160,14 @@ class History:
         Returns
         -------
         matplotlib Axes
+
+        Examples
+        --------
+        >>> import nbprop
+        >>> hist = nbprop.MLP([1, 1], seed=0).fit([[0.0], [1.0]], [0.0, 1.0], epochs=3,
+        ...                                       validation=([[0.5]], [0.5]))
+        >>> ax = hist.plot()                   # doctest: +SKIP
+        >>> ax.figure.savefig("loss.png")      # doctest: +SKIP
         """
         try:
             import matplotlib.pyplot as plt
