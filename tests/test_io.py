@@ -6,6 +6,8 @@ import zipfile
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import nbprop
 from conftest import HIDDEN
@@ -173,3 +175,23 @@ def test_pickle_round_trip_is_exact():
     net.fit([[0.0, 1.0], [1.0, 0.0]], [0, 2], epochs=2, lr=0.1, momentum=0.9)
     back.fit([[0.0, 1.0], [1.0, 0.0]], [0, 2], epochs=2, lr=0.1, momentum=0.9)
     np.testing.assert_array_equal(back.params, net.params)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(widths=st.lists(st.integers(1, 6), min_size=2, max_size=4),
+       hidden=st.sampled_from(HIDDEN), dtype=st.sampled_from(["float64", "float32"]),
+       seed=st.integers(0, 2**32 - 1), momentum=st.sampled_from([0.0, 0.9]), epochs=st.integers(0, 3))
+def test_any_model_round_trips_exactly(tmp_path, widths, hidden, dtype, seed, momentum, epochs):
+    net = nbprop.MLP(widths, activation=hidden, dtype=dtype, seed=seed)
+    X = np.random.default_rng(seed).normal(size=(5, widths[0]))
+    if epochs:
+        net.fit(X, np.zeros((5, widths[-1])), epochs=epochs, lr=0.01, momentum=momentum)
+    net.save(tmp_path / "m.npz")
+    back = nbprop.load(tmp_path / "m.npz")
+    for key, value in net._state().items():
+        if isinstance(value, np.ndarray):
+            np.testing.assert_array_equal(back._state()[key], value)
+            assert back._state()[key].dtype == value.dtype
+        else:
+            assert back._state()[key] == value, key
+    np.testing.assert_array_equal(back.predict(X), net.predict(X))
