@@ -11,25 +11,32 @@ first, then each layer's outputs):
 * ``ws[DELTA]`` the backpropagated error ``dL/dz``,
 * ``ws[Z]``     the pre-activation ``z = W a_prev + b``.
 
-The maths is the textbook chain rule: the output delta comes from
-``losses.output_loss_and_delta``; each earlier layer's delta is
+The maths is the textbook chain rule: the output delta is ``dL/dz`` of each
+output unit (``losses.output_unit``); each earlier layer's delta is
 ``f'(z) * (W^T delta_next)``, the sum over every path to the loss; the
 gradient of ``W[j, i]`` is ``delta[j] * a_prev[i]`` and of ``b[j]`` is
-``delta[j]``.
+``delta[j]``; every step is ``optim.sgd_update``.
 
-Speed (see issue 3): nothing is allocated or sliced per sample (a slice costs
-two atomic reference-count operations); the workspace rows are unpacked once
-per call.  Array offsets are unsigned (``U``): Numba wraps negative indices,
-and with a signed index like ``start + i`` that LLVM cannot prove
-non-negative it vectorises the loads as gathers, five times slower.  Inner
-loops run over contiguous weight rows with no branches inside, so LLVM
-vectorises them; ``fastmath`` allows it to
-reassociate sums and fuse multiply-adds, but not to assume away NaN or inf
-(divergence must stay visible).  The fused per-sample update sweeps each
-weight row once, reading it into the previous layer's delta, updating it, and
-(for the first layer) computing the next sample's pre-activation from the
-fresh row while it is still in cache, so the largest matrix is read from
-memory once per sample instead of twice.
+How it is kept fast (issue 3), each rule measured:
+
+* Nothing called once per unit or per parameter takes an array argument.
+  Numba increments and decrements the reference count of every array passed
+  to a compiled function (atomic operations, ~20 cycles each); at a few per
+  unit they cost more than the arithmetic.  The row loops are therefore
+  written out in the kernels, and the helpers they call (activation, loss,
+  update rule) take scalars.
+* Array offsets and loop counters are unsigned (``U``): Numba wraps negative
+  indices, and with a signed index like ``row + i`` that LLVM cannot prove
+  non-negative, it vectorises the loads as gathers, five times slower.
+* Inner loops run over contiguous weight rows with their branches hoisted
+  out, so LLVM vectorises them; ``fastmath`` lets it reassociate sums and
+  fuse multiply-adds, but not assume away NaN or inf (divergence must stay
+  visible).
+* The fused per-sample update sweeps each weight row once: the row feeds the
+  previous layer's delta, is updated, and (first layer) gives the next
+  sample's pre-activation while it is still in cache, so the largest matrix
+  is read from memory once per sample instead of twice.
+* Nothing is allocated per sample; float32 models compute in float32.
 """
 
 import math
@@ -40,8 +47,8 @@ from numba.extending import overload
 
 from ._layout import ACT_CODE, B_OFFSET, FAN_IN, FAN_OUT, IN_OFFSET, OUT_OFFSET, W_OFFSET
 from .activations import SOFTMAX, activate
-from .losses import batch_scale, output_loss_and_delta
-from .optim import scheduled_lr, sgd_step
+from .losses import CROSS_ENTROPY, batch_scale, output_unit
+from .optim import scheduled_lr, sgd_update
 
 A = 0
 D = 1
@@ -55,7 +62,7 @@ U = np.uint64  # the type of every offset and loop counter in the inner loops
 
 
 def cast_like(value, reference):
-    """``value`` converted to the dtype of array ``reference`` (inside kernels only)."""
+    """``value`` converted to the type of scalar ``reference`` (inside kernels only)."""
     raise NotImplementedError("cast_like is only available inside compiled kernels")
 
 
@@ -63,15 +70,13 @@ def cast_like(value, reference):
 def _cast_like(value, reference):
     # Python float literals are float64 in Numba; casting keeps float32
     # kernels in float32 so their loops vectorise twice as wide.
-    target = reference.dtype if isinstance(reference, types.Array) else reference
+    target = reference
 
     def impl(value, reference):
         return target(value)
 
     return impl
 
-
-# ----------------------------------------------------------------- forward
 
 @kernel
 def layer_offsets(plan, layer):
@@ -80,20 +85,25 @@ def layer_offsets(plan, layer):
             U(plan[layer, B_OFFSET]), U(plan[layer, IN_OFFSET]), U(plan[layer, OUT_OFFSET]))
 
 
-@kernel
-def dot_row(params, start, a, a_start, n):
-    """``sum_i params[start + i] * a[a_start + i]``: one weight row times a layer's input."""
-    s = cast_like(0.0, params)
-    for i in range(n):
-        s += params[start + i] * a[a_start + i]
-    return s
-
+# ----------------------------------------------------------------- forward
 
 @kernel
-def activate_unit(code, s, a, d, z, u):
-    """Store pre-activation ``s`` of unit ``u`` and its activation and derivative."""
-    z[u] = s
-    a[u], d[u] = activate(code, s)
+def forward_layers(params, plan, first_layer, a, d, z):
+    """Forward pass through layers ``first_layer, ...`` (their inputs already in ``a``)."""
+    zero = cast_like(0.0, params[0])
+    for layer in range(first_layer, plan.shape[0]):
+        fan_in, fan_out, w0, b0, i0, o0 = layer_offsets(plan, layer)
+        code = plan[layer, ACT_CODE]
+        for j in range(fan_out):
+            row = w0 + j * fan_in
+            s = zero
+            for i in range(fan_in):
+                s += params[row + i] * a[i0 + i]
+            s += params[b0 + j]
+            z[o0 + j] = s
+            a[o0 + j], d[o0 + j] = activate(code, s)
+        if code == SOFTMAX:
+            softmax_layer(z, a, o0, fan_out)
 
 
 @kernel
@@ -112,19 +122,6 @@ def softmax_layer(z, a, start, n):
 
 
 @kernel
-def forward_layers(params, plan, first_layer, a, d, z):
-    """Forward pass through layers ``first_layer, ...`` (their inputs already in ``a``)."""
-    for layer in range(first_layer, plan.shape[0]):
-        fan_in, fan_out, w0, b0, i0, o0 = layer_offsets(plan, layer)
-        code = plan[layer, ACT_CODE]
-        for j in range(fan_out):
-            s = params[b0 + j] + dot_row(params, w0 + j * fan_in, a, i0, fan_in)
-            activate_unit(code, s, a, d, z, o0 + j)
-        if code == SOFTMAX:
-            softmax_layer(z, a, o0, fan_out)
-
-
-@kernel
 def load_input(X, sample, a):
     """Copy row ``sample`` of ``X`` into the input units."""
     for i in range(U(X.shape[1])):
@@ -132,32 +129,30 @@ def load_input(X, sample, a):
 
 
 @kernel
-def forward_sample(params, plan, X, sample, a, d, z):
-    """Forward pass of ``X[sample]``; fills ``a``, ``d`` and ``z``."""
-    load_input(X, U(sample), a)
-    forward_layers(params, plan, 0, a, d, z)
-
-
-@kernel
 def output_delta(plan, loss_code, Y, sample, scale, a, d, delta, z):
     """Set the output layer's delta from ``Y[sample]``; return the sample's unscaled loss."""
-    last = plan.shape[0] - 1
-    return output_loss_and_delta(loss_code, z, a, d, delta, plan[last, OUT_OFFSET],
-                                 plan[last, FAN_OUT], Y, sample, scale)
+    fan_in, n, w0, b0, i0, o0 = layer_offsets(plan, plan.shape[0] - 1)
+    y_sum = 0.0
+    log_sum_exp = 0.0
+    if loss_code == CROSS_ENTROPY:
+        zmax = z[o0]
+        for k in range(n):
+            zmax = max(zmax, z[o0 + k])
+        total = 0.0
+        for k in range(n):
+            total += math.exp(z[o0 + k] - zmax)
+            y_sum += Y[sample, k]
+        log_sum_exp = zmax + math.log(total)
+    loss = 0.0
+    for k in range(n):
+        value, slope = output_unit(loss_code, z[o0 + k], a[o0 + k], d[o0 + k], Y[sample, k],
+                                   y_sum, log_sum_exp)
+        loss += value
+        delta[o0 + k] = scale * slope
+    return loss
 
 
 # ---------------------------------------------------------------- backward
-
-@kernel
-def clear_and_scale(delta, d, start, n, scale_instead):
-    """Zero the delta of units ``[start, start+n)``, or multiply it by ``f'(z)``."""
-    if scale_instead:
-        for i in range(n):
-            delta[start + i] *= d[start + i]
-    else:
-        for i in range(n):
-            delta[start + i] = 0.0
-
 
 @kernel
 def backprop_gradient(params, plan, a, d, delta, grad):
@@ -166,7 +161,8 @@ def backprop_gradient(params, plan, a, d, delta, grad):
         fan_in, fan_out, w0, b0, i0, o0 = layer_offsets(plan, layer)
         propagate = layer > 0  # the input layer needs no delta
         if propagate:
-            clear_and_scale(delta, d, i0, fan_in, False)
+            for i in range(fan_in):
+                delta[i0 + i] = 0.0
         for j in range(fan_out):
             dj = delta[o0 + j]
             row = w0 + j * fan_in
@@ -179,37 +175,8 @@ def backprop_gradient(params, plan, a, d, delta, grad):
                     grad[row + i] += dj * a[i0 + i]
             grad[b0 + j] += dj
         if propagate:
-            clear_and_scale(delta, d, i0, fan_in, True)
-
-
-@kernel
-def update_row(params, velocity, row, n, a, i0, dj, lr, momentum, nesterov, weight_decay,
-               delta, propagate):
-    """SGD on one weight row, ``g = dj * a_prev + weight_decay * w`` (``optim.sgd_step``).
-
-    With ``propagate``, each weight first adds ``w * dj`` into the previous
-    layer's delta, so the row is read before it changes.  The branches are
-    outside the loops, which vectorise.
-    """
-    if momentum == 0.0:
-        if propagate:
-            for i in range(n):
-                w = params[row + i]
-                delta[i0 + i] += w * dj
-                params[row + i] = w - lr * (dj * a[i0 + i] + weight_decay * w)
-        else:
-            for i in range(n):
-                w = params[row + i]
-                params[row + i] = w - lr * (dj * a[i0 + i] + weight_decay * w)
-    else:
-        for i in range(n):
-            w = params[row + i]
-            if propagate:
-                delta[i0 + i] += w * dj
-            g = dj * a[i0 + i] + weight_decay * w
-            v = momentum * velocity[row + i] + g
-            velocity[row + i] = v
-            params[row + i] = w - lr * (g + momentum * v if nesterov else v)
+            for i in range(fan_in):
+                delta[i0 + i] *= d[i0 + i]
 
 
 @kernel
@@ -218,46 +185,60 @@ def backprop_sgd(params, velocity, plan, a, d, delta, z, lr, momentum, nesterov,
     """Backpropagate the output delta and update every parameter in the same sweep.
 
     Each weight row feeds the previous layer's delta before it is updated, so
-    the result equals computing the whole gradient first and then stepping.
-    With ``next_sample >= 0``, the first layer's fresh rows also give that
-    sample's first-layer pre-activations (written to ``z``, ``a``, ``d``).
+    the result equals computing the whole gradient first and then stepping
+    with ``sgd_update`` (whose momentum-free case the first two loops spell
+    out, so that they vectorise).  With ``next_sample >= 0``, the first
+    layer's fresh rows also give that sample's first-layer outputs.
     """
     look_ahead = next_sample >= 0
     following = U(next_sample if look_ahead else 0)
+    zero = cast_like(0.0, params[0])
     for layer in range(plan.shape[0] - 1, -1, -1):
         fan_in, fan_out, w0, b0, i0, o0 = layer_offsets(plan, layer)
         propagate = layer > 0
         if propagate:
-            clear_and_scale(delta, d, i0, fan_in, False)
+            for i in range(fan_in):
+                delta[i0 + i] = 0.0
         for j in range(fan_out):
             dj = delta[o0 + j]
             row = w0 + j * fan_in
-            update_row(params, velocity, row, fan_in, a, i0, dj, lr, momentum, nesterov,
-                       weight_decay, delta, propagate)
-            sgd_step(params, velocity, b0 + j, dj, lr, momentum, nesterov)
+            if momentum == 0.0 and propagate:
+                for i in range(fan_in):
+                    w = params[row + i]
+                    delta[i0 + i] += w * dj
+                    params[row + i] = w - lr * (dj * a[i0 + i] + weight_decay * w)
+            elif momentum == 0.0:
+                for i in range(fan_in):
+                    w = params[row + i]
+                    params[row + i] = w - lr * (dj * a[i0 + i] + weight_decay * w)
+            else:
+                for i in range(fan_in):
+                    w = params[row + i]
+                    if propagate:
+                        delta[i0 + i] += w * dj
+                    g = dj * a[i0 + i] + weight_decay * w
+                    params[row + i], velocity[row + i] = sgd_update(
+                        w, velocity[row + i], g, lr, momentum, nesterov)
+            params[b0 + j], velocity[b0 + j] = sgd_update(
+                params[b0 + j], velocity[b0 + j], dj, lr, momentum, nesterov)
             if look_ahead and not propagate:
                 # a[0:fan_in] still holds this sample's input, which the rows
                 # below need, so the next input is read straight from X.
-                z[o0 + j] = params[b0 + j] + dot_input(params, row, X, following, fan_in)
+                s = zero
+                for i in range(fan_in):
+                    s += params[row + i] * X[following, i]
+                z[o0 + j] = s + params[b0 + j]
         if propagate:
-            clear_and_scale(delta, d, i0, fan_in, True)
+            for i in range(fan_in):
+                delta[i0 + i] *= d[i0 + i]
     if look_ahead:
         fan_in, fan_out, w0, b0, i0, o0 = layer_offsets(plan, 0)
         code = plan[0, ACT_CODE]
         load_input(X, following, a)
         for j in range(fan_out):
-            activate_unit(code, z[o0 + j], a, d, z, o0 + j)
+            a[o0 + j], d[o0 + j] = activate(code, z[o0 + j])
         if code == SOFTMAX:
             softmax_layer(z, a, o0, fan_out)
-
-
-@kernel
-def dot_input(params, start, X, sample, n):
-    """``sum_i params[start + i] * X[sample, i]``, summed exactly like ``dot_row``."""
-    s = cast_like(0.0, params)
-    for i in range(n):
-        s += params[start + i] * X[sample, i]
-    return s
 
 
 @kernel
@@ -267,9 +248,9 @@ def apply_gradient(params, velocity, grad, plan, lr, momentum, nesterov, weight_
         fan_in, fan_out, w0, b0, i0, o0 = layer_offsets(plan, layer)
         for k in range(w0, b0):
             g = grad[k] + weight_decay * params[k]
-            sgd_step(params, velocity, k, g, lr, momentum, nesterov)
+            params[k], velocity[k] = sgd_update(params[k], velocity[k], g, lr, momentum, nesterov)
         for k in range(b0, b0 + fan_out):
-            sgd_step(params, velocity, k, grad[k], lr, momentum, nesterov)
+            params[k], velocity[k] = sgd_update(params[k], velocity[k], grad[k], lr, momentum, nesterov)
 
 
 # ------------------------------------------------------------ entry points
@@ -278,10 +259,11 @@ def apply_gradient(params, velocity, grad, plan, lr, momentum, nesterov, weight_
 def predict(params, plan, X, out, ws):
     """Batch forward pass: ``out[s] = network(X[s])`` for every row of ``X``."""
     a, d, z = ws[A], ws[D], ws[Z]
-    o0 = plan[plan.shape[0] - 1, OUT_OFFSET]
-    for s in range(X.shape[0]):
-        forward_sample(params, plan, X, s, a, d, z)
-        for k in range(out.shape[1]):
+    o0 = U(plan[plan.shape[0] - 1, OUT_OFFSET])
+    for s in range(U(X.shape[0])):
+        load_input(X, s, a)
+        forward_layers(params, plan, 0, a, d, z)
+        for k in range(U(out.shape[1])):
             out[s, k] = a[o0 + k]
 
 
@@ -290,8 +272,9 @@ def loss_sum(params, plan, loss_code, X, Y, ws):
     """Sum over the rows of ``X`` of each sample's unscaled loss."""
     a, d, delta, z = ws[A], ws[D], ws[DELTA], ws[Z]
     total = 0.0
-    for s in range(X.shape[0]):
-        forward_sample(params, plan, X, s, a, d, z)
+    for s in range(U(X.shape[0])):
+        load_input(X, s, a)
+        forward_layers(params, plan, 0, a, d, z)
         total += output_delta(plan, loss_code, Y, s, 1.0, a, d, delta, z)
     return total
 
@@ -306,8 +289,10 @@ def accumulate_gradient(params, plan, loss_code, X, Y, order, start, stop, grad,
     scale = batch_scale(loss_code, stop - start, plan[plan.shape[0] - 1, FAN_OUT])
     total = 0.0
     for s in range(start, stop):
-        forward_sample(params, plan, X, order[s], a, d, z)
-        total += output_delta(plan, loss_code, Y, order[s], scale, a, d, delta, z)
+        sample = U(order[s])
+        load_input(X, sample, a)
+        forward_layers(params, plan, 0, a, d, z)
+        total += output_delta(plan, loss_code, Y, sample, scale, a, d, delta, z)
         backprop_gradient(params, plan, a, d, delta, grad)
     return total
 
@@ -327,10 +312,11 @@ def sgd_epoch(params, velocity, plan, loss_code, X, Y, order,
     scale = batch_scale(loss_code, 1, plan[plan.shape[0] - 1, FAN_OUT])
     n = order.shape[0]
     if n > 0:
-        forward_sample(params, plan, X, order[0], a, d, z)
+        load_input(X, U(order[0]), a)
+        forward_layers(params, plan, 0, a, d, z)
     for s in range(n):
-        total += output_delta(plan, loss_code, Y, order[s], scale, a, d, delta, z)
-        lr_t = cast_like(scheduled_lr(schedule, lr, p1, p2, step, epoch), params)
+        total += output_delta(plan, loss_code, Y, U(order[s]), scale, a, d, delta, z)
+        lr_t = cast_like(scheduled_lr(schedule, lr, p1, p2, step, epoch), lr)
         next_sample = order[s + 1] if s + 1 < n else -1
         backprop_sgd(params, velocity, plan, a, d, delta, z, lr_t, momentum, nesterov,
                      weight_decay, X, next_sample)
@@ -355,7 +341,7 @@ def minibatch_epoch(params, velocity, grad, plan, loss_code, X, Y, order, batch_
         stop = min(start + batch_size, n)
         grad[:] = 0.0
         total += accumulate_gradient(params, plan, loss_code, X, Y, order, start, stop, grad, ws)
-        lr_t = cast_like(scheduled_lr(schedule, lr, p1, p2, step, epoch), params)
+        lr_t = cast_like(scheduled_lr(schedule, lr, p1, p2, step, epoch), lr)
         apply_gradient(params, velocity, grad, plan, lr_t, momentum, nesterov, weight_decay)
         step += 1
     return total, step

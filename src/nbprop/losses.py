@@ -19,8 +19,6 @@ and ``cross_entropy`` with softmax the kernels use the fused form
 pre-activation ``z`` so that neither ``log(0)`` nor ``0/0`` can occur.
 """
 
-import math
-
 from numba import njit
 
 from .activations import SIGMOID, SOFTMAX, softplus
@@ -52,45 +50,27 @@ def batch_scale(loss_code, n_samples, n_outputs):
 
 
 @njit(cache=True, nogil=True)
-def output_loss_and_delta(loss_code, z, a, d, delta, start, n, Y, sample, scale):
-    """One sample's unscaled loss; writes ``scale * dL/dz`` into the output layer's delta.
+def output_unit(loss_code, z, a, d, y, y_sum, log_sum_exp):
+    """One output unit's unscaled loss and ``dL/dz``.
 
-    The output layer occupies ``[start, start + n)`` of the workspace rows
-    ``z`` (pre-activations), ``a`` (activations), ``d`` (``f'(z)``) and
-    ``delta``; its target is row ``sample`` of ``Y``.
+    ``z``, ``a``, ``d`` are the unit's pre-activation, activation and
+    ``f'(z)``; ``y`` its target.  ``y_sum`` and ``log_sum_exp`` (of the
+    targets and pre-activations of the whole output layer) are used by
+    ``cross_entropy`` only.  Scalars only, so kernels call it per unit
+    without reference counting.
     """
-    loss = 0.0
     if loss_code == BCE:
-        # -[y log s + (1-y) log(1-s)] with s = sigmoid(z) equals softplus(z) - y z.
-        for k in range(n):
-            y = Y[sample, k]
-            loss += softplus(z[start + k]) - y * z[start + k]
-            delta[start + k] = scale * (a[start + k] - y)
-    elif loss_code == CROSS_ENTROPY:
-        # -sum y log softmax(z) = sum y (logsumexp(z) - z); the delta
-        # softmax(z) * sum(y) - y holds for targets that do not sum to one too.
-        zmax = z[start]
-        for k in range(1, n):
-            zmax = max(zmax, z[start + k])
-        total = 0.0
-        y_sum = 0.0
-        for k in range(n):
-            total += math.exp(z[start + k] - zmax)
-            y_sum += Y[sample, k]
-        log_sum_exp = zmax + math.log(total)
-        for k in range(n):
-            y = Y[sample, k]
-            loss += y * (log_sum_exp - z[start + k])
-            delta[start + k] = scale * (a[start + k] * y_sum - y)
-    else:
-        half = loss_code == HALF_SSE
-        value_factor = 0.5 if half else 1.0
-        slope_factor = 1.0 if half else 2.0
-        for k in range(n):
-            r = a[start + k] - Y[sample, k]
-            loss += value_factor * r * r
-            delta[start + k] = scale * slope_factor * r * d[start + k]
-    return loss
+        # -[y log s + (1-y) log(1-s)] with s = sigmoid(z) equals softplus(z) - y z,
+        # and its derivative in z is s - y: no log of 0, no division.
+        return softplus(z) - y * z, a - y
+    if loss_code == CROSS_ENTROPY:
+        # -y log softmax(z) = y (logsumexp(z) - z); summed over the layer the
+        # derivative is softmax(z) * sum(y) - y, also for targets not summing to 1.
+        return y * (log_sum_exp - z), a * y_sum - y
+    r = a - y
+    if loss_code == HALF_SSE:
+        return 0.5 * r * r, r * d
+    return r * r, 2.0 * r * d  # ssr, mse (scaled by the caller)
 
 
 def code_of(name):

@@ -148,11 +148,14 @@ def scheduled_lr(code, lr, p1, p2, step, epoch):
     return lr
 
 
-@njit(cache=True, nogil=True, inline="always")
-def sgd_step(params, velocity, k, g, lr, momentum, nesterov):
-    """Apply one SGD (momentum, Nesterov) update to ``params[k]`` with gradient ``g``."""
+@njit(cache=True, nogil=True)
+def sgd_update(w, v, g, lr, momentum, nesterov):
+    """One SGD step of a parameter ``w`` with momentum buffer ``v`` and gradient ``g``.
+
+    Returns the new ``(w, v)``.  Scalars only, so that kernels can call it
+    once per parameter without touching any array's reference count.
+    """
     if momentum != 0.0:
-        v = momentum * velocity[k] + g
-        velocity[k] = v
+        v = momentum * v + g
         g = g + momentum * v if nesterov else v
-    params[k] -= lr * g
+    return w - lr * g, v
