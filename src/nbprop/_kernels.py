@@ -46,7 +46,7 @@ from numba import njit, types
 from numba.extending import overload
 
 from ._layout import ACT_CODE, B_OFFSET, FAN_IN, FAN_OUT, IN_OFFSET, OUT_OFFSET, W_OFFSET
-from .activations import SOFTMAX, activate
+from .activations import SOFTMAX, activate_layer
 from .losses import CROSS_ENTROPY, batch_scale, output_unit
 from .optim import scheduled_lr, sgd_update
 
@@ -99,9 +99,8 @@ def forward_layers(params, plan, first_layer, a, d, z):
             s = zero
             for i in range(fan_in):
                 s += params[row + i] * a[i0 + i]
-            s += params[b0 + j]
-            z[o0 + j] = s
-            a[o0 + j], d[o0 + j] = activate(code, s)
+            z[o0 + j] = s + params[b0 + j]
+        activate_layer(code, z, a, d, o0, fan_out)
         if code == SOFTMAX:
             softmax_layer(z, a, o0, fan_out)
 
@@ -235,8 +234,7 @@ def backprop_sgd(params, velocity, plan, a, d, delta, z, lr, momentum, nesterov,
         fan_in, fan_out, w0, b0, i0, o0 = layer_offsets(plan, 0)
         code = plan[0, ACT_CODE]
         load_input(X, following, a)
-        for j in range(fan_out):
-            a[o0 + j], d[o0 + j] = activate(code, z[o0 + j])
+        activate_layer(code, z, a, d, o0, fan_out)
         if code == SOFTMAX:
             softmax_layer(z, a, o0, fan_out)
 

@@ -23,7 +23,9 @@ The constants match PyTorch's defaults (``negative_slope=0.01``, ``alpha=1``).
 
 import math
 
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic
 
 IDENTITY = 0
 SIGMOID = 1
@@ -50,19 +52,125 @@ LEAKY_RELU_SLOPE = 0.01
 ELU_ALPHA = 1.0
 
 
+# ------------------------------------------------------------ exp, expm1
+# libm's exp and tanh are opaque calls that keep a loop from vectorising (and
+# pip's llvmlite has no vector maths library), so the activations are built on
+# an exp written as plain arithmetic: e^x = 2^k e^r with k = round(x / ln 2),
+# |r| <= ln(2)/2, e^r by its Taylor series to degree 13 (truncation < 1e-17),
+# 2^k assembled from its bits.  Measured against libm over 300,000 points:
+# exp within 1 ulp, sigmoid 2, expm1 and tanh 4 (9e-16 relative, where
+# exp(x) - 1 cancels just outside the series' range); NaN and inf behave as
+# in libm.
+
+LOG2_E = 1.4426950408889634
+LN2_HIGH = 6.93147180369123816490e-01  # ln 2 split so that k * LN2_HIGH is exact
+LN2_LOW = 1.90821492927058770002e-10
+HALF_LN2 = 0.34657359027997264
+
+
+@intrinsic
+def _float64_from_bits(typingctx, bits):
+    """The float64 whose IEEE-754 bit pattern is the int64 ``bits``."""
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.DoubleType())
+
+    return types.float64(types.int64), codegen
+
+
+@njit(cache=True, nogil=True)
+def _exp_reduced(r):
+    """e^r for |r| <= ln(2)/2: Taylor series to degree 13, by Horner's rule."""
+    p = 1.0 / 6227020800.0
+    for inverse_factorial in (1.0 / 479001600.0, 1.0 / 39916800.0, 1.0 / 3628800.0,
+                              1.0 / 362880.0, 1.0 / 40320.0, 1.0 / 5040.0, 1.0 / 720.0,
+                              1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0):
+        p = p * r + inverse_factorial
+    return p
+
+
+@njit(cache=True, nogil=True)
+def exp(x):
+    """``e**x`` to about 1 ulp, in arithmetic a loop can vectorise.
+
+    Examples
+    --------
+    >>> from nbprop.activations import exp
+    >>> import math
+    >>> abs(exp(1.0) - math.e) <= math.ulp(math.e), exp(-1000.0), exp(1000.0)
+    (True, 0.0, inf)
+    """
+    y = 710.0 if x > 710.0 else x  # NaN compares false and passes through
+    y = -746.0 if y < -746.0 else y
+    k = math.floor(y * LOG2_E + 0.5)
+    r = (y - k * LN2_HIGH) - k * LN2_LOW
+    n = int(k)
+    half = n >> 1  # two scalings: 2^n alone under- or overflows the exponent field
+    result = (_exp_reduced(r) * _float64_from_bits((half + 1023) << 52)
+              * _float64_from_bits((n - half + 1023) << 52))
+    return result if x == x else x
+
+
+@njit(cache=True, nogil=True)
+def expm1(x):
+    """``e**x - 1``, accurate near 0 too (no cancellation), in vectorisable arithmetic.
+
+    Examples
+    --------
+    >>> from nbprop.activations import expm1
+    >>> expm1(1e-10)
+    1.00000000005e-10
+    """
+    series = 1.0 / 6227020800.0  # sum_{n=1}^{13} x^n / n! for |x| <= ln(2)/2
+    for inverse_factorial in (1.0 / 479001600.0, 1.0 / 39916800.0, 1.0 / 3628800.0,
+                              1.0 / 362880.0, 1.0 / 40320.0, 1.0 / 5040.0, 1.0 / 720.0,
+                              1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0):
+        series = series * x + inverse_factorial
+    series *= x
+    return series if abs(x) < HALF_LN2 else exp(x) - 1.0
+
+
+# ----------------------------------------------------- scalar activations
+
 @njit(cache=True, nogil=True)
 def sigmoid(z):
-    """Logistic sigmoid ``1 / (1 + exp(-z))`` without overflow for any ``z``."""
-    if z >= 0:
-        return 1.0 / (1.0 + math.exp(-z))
-    e = math.exp(z)
-    return e / (1.0 + e)
+    """Logistic sigmoid ``1 / (1 + exp(-z))`` without overflow for any ``z``.
+
+    Examples
+    --------
+    >>> from nbprop.activations import sigmoid
+    >>> sigmoid(0.0), sigmoid(-1000.0), sigmoid(1000.0)
+    (0.5, 0.0, 1.0)
+    """
+    e = exp(-abs(z))
+    return 1.0 / (1.0 + e) if z >= 0 else e / (1.0 + e)
+
+
+@njit(cache=True, nogil=True)
+def tanh(z):
+    """``tanh(z) = -expm1(-2|z|) / (2 + expm1(-2|z|))`` with the sign of ``z``.
+
+    Examples
+    --------
+    >>> from nbprop.activations import tanh
+    >>> tanh(0.5) == 0.46211715726000974, tanh(-1000.0)
+    (True, -1.0)
+    """
+    em = expm1(-2.0 * abs(z))
+    return math.copysign(-em / (2.0 + em), z)
 
 
 @njit(cache=True, nogil=True)
 def softplus(z):
-    """``log(1 + exp(z))`` as ``max(z, 0) + log1p(exp(-|z|))``: no overflow."""
-    return max(z, 0.0) + math.log1p(math.exp(-abs(z)))
+    """``log(1 + exp(z))`` as ``max(z, 0) + log1p(exp(-|z|))``: no overflow.
+
+    Examples
+    --------
+    >>> from nbprop.activations import softplus
+    >>> softplus(0.0) == 0.6931471805599453, softplus(1000.0)
+    (True, 1000.0)
+    """
+    return max(z, 0.0) + math.log1p(exp(-abs(z)))
 
 
 @njit(cache=True, nogil=True)
@@ -71,12 +179,18 @@ def activate(code, z):
 
     ``softmax`` is not elementwise; the kernels apply it to the whole output
     layer, and this function treats it as the identity.
+
+    Examples
+    --------
+    >>> from nbprop.activations import TANH, activate
+    >>> activate(TANH, 0.0)
+    (0.0, 1.0)
     """
     if code == SIGMOID:
         s = sigmoid(z)
         return s, s * (1.0 - s)
     if code == TANH:
-        t = math.tanh(z)
+        t = tanh(z)
         return t, 1.0 - t * t
     if code == RELU:
         if z > 0:
@@ -89,16 +203,42 @@ def activate(code, z):
     if code == SOFTPLUS:
         # One exponential serves both: with e = exp(-|z|), the value is
         # max(z, 0) + log1p(e) and the derivative sigmoid(z) is 1/(1+e) or e/(1+e).
-        e = math.exp(-abs(z))
+        e = exp(-abs(z))
         if z >= 0:
             return z + math.log1p(e), 1.0 / (1.0 + e)
         return math.log1p(e), e / (1.0 + e)
     if code == ELU:
         if z > 0:
             return z, 1.0
-        f = ELU_ALPHA * math.expm1(z)
+        f = ELU_ALPHA * expm1(z)
         return f, f + ELU_ALPHA
     return z, 1.0  # IDENTITY, and SOFTMAX before normalisation
+
+
+@njit(cache=True, nogil=True)
+def activate_layer(code, z, a, d, start, n):
+    """``a = f(z)``, ``d = f'(z)`` for the units ``[start, start + n)``.
+
+    The dispatch on ``code`` sits outside the loops, so the common
+    activations vectorise; the others go unit by unit through ``activate``.
+    """
+    if code == TANH:
+        for u in range(n):
+            t = tanh(z[start + u])
+            a[start + u] = t
+            d[start + u] = 1.0 - t * t
+    elif code == SIGMOID:
+        for u in range(n):
+            s = sigmoid(z[start + u])
+            a[start + u] = s
+            d[start + u] = s * (1.0 - s)
+    elif code == IDENTITY or code == SOFTMAX:
+        for u in range(n):
+            a[start + u] = z[start + u]
+            d[start + u] = 1.0
+    else:
+        for u in range(n):
+            a[start + u], d[start + u] = activate(code, z[start + u])
 
 
 def code_of(name, allowed, argument):
