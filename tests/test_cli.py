@@ -204,7 +204,7 @@ def test_bad_csv_files_are_one_line_errors(workdir, capsys, content, message):
 @pytest.mark.parametrize("option, value, message", [
     ("--epochs", "0", "--epochs: expected a whole number >= 1, got '0'"),
     ("--lr", "-1", "--lr: expected a finite number > 0, got '-1'"),
-    ("--lr", "fast", "--lr: expected a number > 0, got 'fast'"),
+    ("--lr", "fast", "--lr: expected a finite number > 0, got 'fast'"),
     ("--hidden", "8,x", "--hidden: expected a whole number >= 1, got 'x'"),
     ("--batch-size", "0", "--batch-size: expected a whole number >= 1, got '0'"),
     ("--momentum", "1", "--momentum: expected a number in [0, 1), got '1'"),
