@@ -94,7 +94,25 @@ def forward_layers(params, plan, first_layer, a, d, z):
     for layer in range(first_layer, plan.shape[0]):
         fan_in, fan_out, w0, b0, i0, o0 = layer_offsets(plan, layer)
         code = plan[layer, ACT_CODE]
-        for j in range(fan_out):
+        j = U(0)
+        # Four rows per sweep of the inputs; not in the first layer, whose
+        # one-row sums the fused update's look-ahead must reproduce bit for bit.
+        while layer > 0 and j + U(4) <= fan_out:
+            r0 = w0 + j * fan_in
+            r1, r2, r3 = r0 + fan_in, r0 + U(2) * fan_in, r0 + U(3) * fan_in
+            s0, s1, s2, s3 = zero, zero, zero, zero
+            for i in range(fan_in):
+                x = a[i0 + i]
+                s0 += params[r0 + i] * x
+                s1 += params[r1 + i] * x
+                s2 += params[r2 + i] * x
+                s3 += params[r3 + i] * x
+            z[o0 + j] = s0 + params[b0 + j]
+            z[o0 + j + U(1)] = s1 + params[b0 + j + U(1)]
+            z[o0 + j + U(2)] = s2 + params[b0 + j + U(2)]
+            z[o0 + j + U(3)] = s3 + params[b0 + j + U(3)]
+            j += U(4)
+        for j in range(j, fan_out):
             row = w0 + j * fan_in
             s = zero
             for i in range(fan_in):
@@ -198,7 +216,40 @@ def backprop_sgd(params, velocity, plan, a, d, delta, z, lr, momentum, nesterov,
         if propagate:
             for i in range(fan_in):
                 delta[i0 + i] = 0.0
-        for j in range(fan_out):
+        j = U(0)
+        while momentum == 0.0 and j + U(4) <= fan_out:
+            # Four rows per sweep: the layer's inputs and deltas are loaded and
+            # stored once per four rows, the same updates in fewer memory operations.
+            r0 = w0 + j * fan_in
+            r1, r2, r3 = r0 + fan_in, r0 + U(2) * fan_in, r0 + U(3) * fan_in
+            d0, d1, d2, d3 = delta[o0 + j], delta[o0 + j + U(1)], delta[o0 + j + U(2)], delta[o0 + j + U(3)]
+            if propagate:
+                for i in range(fan_in):
+                    x = a[i0 + i]
+                    v0, v1, v2, v3 = params[r0 + i], params[r1 + i], params[r2 + i], params[r3 + i]
+                    delta[i0 + i] += v0 * d0 + v1 * d1 + v2 * d2 + v3 * d3
+                    params[r0 + i] = v0 - lr * (d0 * x + weight_decay * v0)
+                    params[r1 + i] = v1 - lr * (d1 * x + weight_decay * v1)
+                    params[r2 + i] = v2 - lr * (d2 * x + weight_decay * v2)
+                    params[r3 + i] = v3 - lr * (d3 * x + weight_decay * v3)
+            else:
+                for i in range(fan_in):
+                    x = a[i0 + i]
+                    v0, v1, v2, v3 = params[r0 + i], params[r1 + i], params[r2 + i], params[r3 + i]
+                    params[r0 + i] = v0 - lr * (d0 * x + weight_decay * v0)
+                    params[r1 + i] = v1 - lr * (d1 * x + weight_decay * v1)
+                    params[r2 + i] = v2 - lr * (d2 * x + weight_decay * v2)
+                    params[r3 + i] = v3 - lr * (d3 * x + weight_decay * v3)
+            for k in range(U(4)):
+                params[b0 + j + k] -= lr * delta[o0 + j + k]  # sgd_update without momentum
+                if look_ahead and not propagate:
+                    row = r0 + k * fan_in
+                    s = zero
+                    for i in range(fan_in):
+                        s += params[row + i] * X[following, i]
+                    z[o0 + j + k] = s + params[b0 + j + k]
+            j += U(4)
+        for j in range(j, fan_out):  # the remaining rows, and every row with momentum
             dj = delta[o0 + j]
             row = w0 + j * fan_in
             if momentum == 0.0 and propagate:
