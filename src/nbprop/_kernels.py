@@ -281,8 +281,7 @@ def backprop_sgd(params, velocity, plan, a, d, delta, z, lr, momentum, nesterov,
         if propagate:
             for i in range(fan_in):
                 delta[i0 + i] *= d[i0 + i]
-    if look_ahead:
-        fan_in, fan_out, w0, b0, i0, o0 = layer_offsets(plan, 0)
+    if look_ahead:  # the loop ended on layer 0, whose offsets are still at hand
         code = plan[0, ACT_CODE]
         load_input(X, following, a)
         activate_layer(code, z, a, d, o0, fan_out)
@@ -375,7 +374,7 @@ def loss_sum(params, plan, loss_code, X, Y, ws):
     total = 0.0
     for s in range(U(X.shape[0])):
         load_input(X, s, a)
-        forward_layers(params, plan, 0, a, d, z)
+        forward_layers(params, plan, np.int64(0), a, d, z)
         total += output_delta(plan, loss_code, Y, s, 1.0, a, d, delta, z)
     return total
 
@@ -392,7 +391,7 @@ def accumulate_gradient(params, plan, loss_code, X, Y, order, start, stop, grad,
     for s in range(start, stop):
         sample = U(order[s])
         load_input(X, sample, a)
-        forward_layers(params, plan, 0, a, d, z)
+        forward_layers(params, plan, np.int64(0), a, d, z)
         total += output_delta(plan, loss_code, Y, sample, scale, a, d, delta, z)
         backprop_gradient(params, plan, a, d, delta, grad)
     return total
@@ -410,19 +409,21 @@ def sgd_epoch(params, velocity, plan, loss_code, X, Y, order,
     one call.
     """
     a, d, delta, z = ws[A], ws[D], ws[DELTA], ws[Z]
-    scale = batch_scale(loss_code, 1, plan[plan.shape[0] - 1, FAN_OUT])
+    # np.int64(...) rather than a literal: Numba compiles a callee once per
+    # literal argument value, and compile time is start-up time.
+    scale = batch_scale(loss_code, np.int64(1), plan[plan.shape[0] - 1, FAN_OUT])
     n = order.shape[0]
-    if n > 0:
-        load_input(X, U(order[0]), a)
-        forward_layers(params, plan, 0, a, d, z)
+    first_layer = np.int64(0)  # after the first sample, the look-ahead did layer 0
     for s in range(n):
+        if first_layer == 0:
+            load_input(X, U(order[s]), a)
+        forward_layers(params, plan, first_layer, a, d, z)
         total += output_delta(plan, loss_code, Y, U(order[s]), scale, a, d, delta, z)
         lr_t = cast_like(scheduled_lr(schedule, lr, p1, p2, step, epoch), lr)
         next_sample = order[s + 1] if s + 1 < n else -1
         backprop_sgd(params, velocity, plan, a, d, delta, z, lr_t, momentum, nesterov,
                      weight_decay, X, next_sample)
-        if next_sample >= 0:
-            forward_layers(params, plan, 1, a, d, z)
+        first_layer = np.int64(1)
         step += 1
     return total, step
 
