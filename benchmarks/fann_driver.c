@@ -7,12 +7,16 @@
  * (libfann.so itself is the float build, so float64 needs libdoublefann.)
  *
  * Usage: fann_driver DIR
- *   DIR/meta.txt    "n_sizes s0 s1 ...\nhidden_code output_code\nlr\nn_samples\nrepeats\ncheck\n"
+ *   DIR/meta.txt    "n_sizes s0 s1 ...\nhidden_code output_code\nlr\nn_samples\nrepeats\n"
  *                   activation codes: 0 identity, 1 sigmoid, 2 tanh
  *   DIR/params.bin  initial flat parameters in nbprop's layout
  *                   [W0.ravel(), b0, W1.ravel(), b1, ...], W_l (fan_out, fan_in) row-major
  *   DIR/X.bin, DIR/Y.bin  samples, row-major, fann_type
- * Writes DIR/params_out.bin (same layout) and DIR/result.txt.
+ * Runs one untimed epoch (summing the loss in double) and then `repeats`
+ * timed epochs, each from the initial weights.  Writes DIR/params_out.bin
+ * (same layout) and DIR/result.txt: "seconds t1 t2 ..." (wall, CLOCK_MONOTONIC),
+ * "cpu_seconds c1 c2 ..." (CLOCK_PROCESS_CPUTIME_ID), "loss L" from the
+ * untimed pass, "fann_loss L" from FANN's float MSE of the last timed pass.
  *
  * How FANN is set up so that one fann_train() call is exactly
  * params -= lr * d/dparams [ 1/2 * sum_o (y_o - y'_o)^2 ]:
@@ -45,10 +49,10 @@
 #include <string.h>
 #include <time.h>
 
-static double now(void)
+static double clock_seconds(clockid_t id)
 {
     struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
+    clock_gettime(id, &t);
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
@@ -149,13 +153,13 @@ int main(int argc, char **argv)
     if (!meta) die("cannot open", path);
 
     unsigned n_sizes, sizes[64];
-    int hidden_code, output_code, repeats, check;
+    int hidden_code, output_code, repeats;
     double lr;
     long n;
     if (fscanf(meta, "%u", &n_sizes) != 1 || n_sizes < 2 || n_sizes > 64) die("bad meta", path);
     for (unsigned l = 0; l < n_sizes; l++)
         if (fscanf(meta, "%u", &sizes[l]) != 1) die("bad meta sizes", path);
-    if (fscanf(meta, "%d %d %lf %ld %d %d", &hidden_code, &output_code, &lr, &n, &repeats, &check) != 6)
+    if (fscanf(meta, "%d %d %lf %ld %d", &hidden_code, &output_code, &lr, &n, &repeats) != 5)
         die("bad meta tail", path);
     fclose(meta);
     int n_layers = (int)n_sizes - 1;
@@ -183,41 +187,51 @@ int main(int argc, char **argv)
 
     FILE *res = fopen((snprintf(path, sizeof path, "%s/result.txt", dir), path), "w");
     if (!res) die("cannot write", path);
-    fprintf(res, "seconds");
+
+    /* Untimed pass first: the same epoch, plus each sample's loss before its
+     * own update summed in double (FANN's own MSE accumulator is a float, too
+     * coarse for the correctness check).  Its final weights must equal the
+     * timed passes' bit for bit: fann_run is repeated by fann_train anyway. */
+    fann_type *w_check = malloc(n_params * sizeof(fann_type));
     double loss = 0.0;
+    memcpy(ann->weights, w0, n_params * sizeof(fann_type));
+    fann_reset_MSE(ann);
+    for (long s = 0; s < n; s++) {
+        fann_type *x = X + (size_t)s * n_in, *y = Y + (size_t)s * n_out;
+        fann_type *out = fann_run(ann, x);
+        for (unsigned o = 0; o < n_out; o++) {
+            double d = (double)y[o] - (double)out[o];
+            loss += 0.5 * d * d;
+        }
+        fann_train(ann, x, y);
+    }
+    memcpy(w_check, ann->weights, n_params * sizeof(fann_type));
+
+    double *cpu = malloc(sizeof(double) * (repeats > 0 ? repeats : 1));
+    fprintf(res, "seconds");
+    double fann_loss = 0.0;
     for (int r = 0; r < repeats; r++) {
         /* every repeat starts from the same weights and fresh training state */
         memcpy(ann->weights, w0, n_params * sizeof(fann_type));
         fann_reset_MSE(ann);
-        if (check) {
-            /* Untimed correctness pass: the loss of each sample before its own
-             * update, summed in double (FANN's own MSE accumulator is a float). */
-            loss = 0.0;
-            for (long s = 0; s < n; s++) {
-                const fann_type *x = X + (size_t)s * n_in, *y = Y + (size_t)s * n_out;
-                fann_type *out = fann_run(ann, (fann_type *)x);
-                for (unsigned o = 0; o < n_out; o++) {
-                    double d = (double)y[o] - (double)out[o];
-                    loss += 0.5 * d * d;
-                }
-                fann_train(ann, (fann_type *)x, (fann_type *)y);
-            }
-            fprintf(res, " 0");
-        } else {
-            double t0 = now();
-            for (long s = 0; s < n; s++)
-                fann_train(ann, X + (size_t)s * n_in, Y + (size_t)s * n_out);
-            double t1 = now();
-            /* fann_get_MSE = sum of squared output errors / (n * n_out), in float */
-            loss = 0.5 * (double)fann_get_MSE(ann) * (double)n * (double)n_out;
-            fprintf(res, " %.9f", t1 - t0);
-        }
+        double t0 = clock_seconds(CLOCK_MONOTONIC), c0 = clock_seconds(CLOCK_PROCESS_CPUTIME_ID);
+        for (long s = 0; s < n; s++)
+            fann_train(ann, X + (size_t)s * n_in, Y + (size_t)s * n_out);
+        double t1 = clock_seconds(CLOCK_MONOTONIC), c1 = clock_seconds(CLOCK_PROCESS_CPUTIME_ID);
+        fprintf(res, " %.9f", t1 - t0);
+        cpu[r] = c1 - c0;
+        /* fann_get_MSE = sum of squared output errors / (n * n_out), in float */
+        fann_loss = 0.5 * (double)fann_get_MSE(ann) * (double)n * (double)n_out;
+        if (memcmp(ann->weights, w_check, n_params * sizeof(fann_type)) != 0)
+            die("a timed pass ended with other weights than the check pass", NULL);
     }
-    fprintf(res, "\nloss %.17g\n", loss);
+    fprintf(res, "\ncpu_seconds");
+    for (int r = 0; r < repeats; r++) fprintf(res, " %.9f", cpu[r]);
+    fprintf(res, "\nloss %.17g\nfann_loss %.17g\n", loss, fann_loss);
     fclose(res);
 
     fann_type *flat = malloc(n_params * sizeof(fann_type));
-    from_fann(ann->weights, flat, n_layers, sizes);
+    from_fann(w_check, flat, n_layers, sizes);
     snprintf(path, sizeof path, "%s/params_out.bin", dir);
     FILE *f = fopen(path, "wb");
     if (!f || fwrite(flat, sizeof(fann_type), n_params, f) != n_params) die("cannot write", path);

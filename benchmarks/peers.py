@@ -21,18 +21,30 @@ Before any speed is reported, every system is run once on the first
 compared with the float64 numpy reference (``reference_epoch``).  A mismatch
 is printed loudly and marked in the table.
 
+Timing: each system is warmed up first (JIT compilation, the C driver's
+build) and that one-off cost is reported separately; the speed is the
+median of ``--repeats`` epochs, each from the same initial parameters, with
+epochs sized to last about ``--target-seconds``.  Every system runs on one
+core (``--cores 1`` pins the process; torch and BLAS get one thread), and
+the CPU time / wall time of the timed epochs is printed so that competition
+from other processes shows.
+
 Usage::
 
     python benchmarks/peers.py [--nets 1-2-1,8-32-32-1,64-128-10,784-256-10]
         [--repeats 5] [--dtype float64|float32] [--only nbprop,fann,jax,...]
+        [--json results.json]   (--help for the rest)
 
 A peer that is not installed is skipped with a message.  Imports of the
-peers are lazy (inside their functions) so that any subset runs.
+peers are lazy (inside their functions) so that any subset runs.  FANN needs
+``apt-get install -y libfann-dev`` and a C compiler; nbprop needs
+``pip install -e .``; the others ``pip install jax scikit-learn torch``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import os
@@ -169,6 +181,31 @@ class RunResult:
     compile_seconds: float | None = None
     net_used: NetSpec | None = None
     note: str = ""
+    cores: float | None = None  # CPU time / wall time of the timed epochs
+
+
+class EpochClock:
+    """Wall and CPU time of each timed epoch.
+
+    CPU time is ``time.process_time()``, all threads of this process, so
+    cpu / wall tells how many cores a system kept busy: about 1 for the
+    single-threaded loops, less when other processes took the CPU, more
+    when a runtime (XLA) spread its work over several cores (see --cores).
+    """
+
+    def __init__(self):
+        self.wall, self.cpu = [], []
+
+    @contextlib.contextmanager
+    def epoch(self):
+        w, c = time.perf_counter(), time.process_time()
+        yield
+        self.wall.append(time.perf_counter() - w)
+        self.cpu.append(time.process_time() - c)
+
+    @property
+    def cores(self):
+        return statistics.median(self.cpu) / statistics.median(self.wall) if self.wall else None
 
 
 # --------------------------------------------------------------------------
@@ -183,23 +220,25 @@ ACTIVATIONS_NP = {
 }
 
 
-def reference_epoch(net, params0, X, Y, lr, stats=None):
+def reference_epoch(net, params0, X, Y, lr, stats=None, dtype=np.float64):
     """One epoch of per-sample SGD in plain numpy; returns (params, loss).
 
     Written for clarity, not speed: it is the definition every system is
-    checked against.  If ``stats`` is a dict it receives the extreme
-    activation values seen, to tell whether FANN's derivative clipping could
-    have been hit.
+    checked against.  If ``stats`` is a dict it receives, per activation
+    function, the (lowest, highest) value it produced, to tell whether FANN's
+    derivative clipping could have been hit.  ``dtype`` is float64 for the
+    reference; run_numpy passes the benchmark's dtype.
     """
     for name in (net.hidden, net.output):
         if name not in ACTIVATIONS_NP:
             raise ValueError(f"reference has no activation {name!r}")
-    params = np.array(params0, dtype=np.float64)
+    params = np.array(params0, dtype=dtype)
     layers = unflatten(params, net)
-    acts = [ACTIVATIONS_NP[net.hidden]] * (len(layers) - 1) + [ACTIVATIONS_NP[net.output]]
+    names = [net.hidden] * (len(layers) - 1) + [net.output]
+    acts = [ACTIVATIONS_NP[name] for name in names]
+    ranges = {name: (np.inf, -np.inf) for name in names}
     loss = 0.0
-    lo, hi = np.inf, -np.inf
-    for x, y in zip(np.asarray(X, np.float64), np.asarray(Y, np.float64)):
+    for x, y in zip(np.asarray(X, dtype), np.asarray(Y, dtype)):
         # forward, keeping every layer's output
         a = [x]
         for (W, b), (f, _) in zip(layers, acts):
@@ -218,21 +257,40 @@ def reference_epoch(net, params0, X, Y, lr, stats=None):
             W -= lr * grad_W
             b -= lr * grad_b
         if stats is not None:
-            for l in range(1, len(a)):
-                lo, hi = min(lo, a[l].min()), max(hi, a[l].max())
+            for name, out in zip(names, a[1:]):
+                lo, hi = ranges[name]
+                ranges[name] = (min(lo, float(out.min())), max(hi, float(out.max())))
     if stats is not None:
-        stats["min_activation"], stats["max_activation"] = float(lo), float(hi)
+        stats.update(ranges)
     return params, loss
+
+
+BLAS_THREADS = 1  # set from --blas-threads
+
+
+def blas_threads():
+    """Limit numpy's BLAS to BLAS_THREADS threads for the block (threadpoolctl).
+
+    Per-sample work is a chain of tiny matrix-vector products; a
+    multi-threaded BLAS only adds synchronisation (scikit-learn ran 784-256-10
+    4x slower with OpenBLAS's 2 threads than with 1 here), and every other
+    system timed here runs its loop on one thread.
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        print("  note: threadpoolctl not installed; BLAS threads not limited")
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=BLAS_THREADS, user_api="blas")
 
 
 def run_numpy(net, params0, X, Y, lr, repeats):
     """The numpy reference trainer, timed: what a from-scratch loop costs."""
-    seconds = []
+    clock = EpochClock()
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        params, loss = reference_epoch(net, params0, X, Y, lr)
-        seconds.append(time.perf_counter() - t0)
-    return RunResult(params, loss, seconds)
+        with blas_threads(), clock.epoch():
+            params, loss = reference_epoch(net, params0, X, Y, lr, dtype=X.dtype)
+    return RunResult(params.astype(np.float64), loss, clock.wall, cores=clock.cores)
 
 
 # --------------------------------------------------------------------------
@@ -240,43 +298,39 @@ def run_numpy(net, params0, X, Y, lr, repeats):
 # --------------------------------------------------------------------------
 
 
-def _nbprop_loss_to_sum(hist_loss, n, n_out):
-    """hist.loss[0] as documented is the epoch's half-SSE summed over samples."""
-    return float(hist_loss)
-
-
 def run_nbprop(net, params0, X, Y, lr, repeats):
     """nbprop: ``MLP.fit(X, Y, epochs=1, lr, batch_size=1, shuffle=False)``.
 
-    The first fit on a few samples pays Numba's compilation (or loads it from
-    the on-disk cache) and is reported as compile time.  Each timed epoch is
-    the wall time of one ``fit`` call, so it includes nbprop's Python-side
-    argument checks, as a user would see it.
+    Timed epochs are ``hist.seconds``: nbprop's own clock around its
+    compiled epoch loop, the same scope as the other systems' timings (FANN's
+    C loop, JAX's compiled call).  The wall time of the whole ``fit`` call,
+    which adds argument checks and the conversion of X and Y, goes in the
+    note.  Compile time is ``hist.compile_seconds`` of the first ``fit`` in
+    this process; main() points NUMBA_CACHE_DIR at an empty temp dir so that
+    is a real compilation, not a load from Numba's on-disk cache.
     """
     try:
         import nbprop
     except ImportError as e:
-        raise PeerUnavailable(f"nbprop not importable ({e}); pip install -e /work/main") from e
-    dtype = X.dtype.name
+        repo = Path(__file__).resolve().parents[1]
+        raise PeerUnavailable(f"nbprop not importable ({e}); pip install -e {repo}") from e
     mlp = nbprop.MLP(list(net.sizes), activation=net.hidden, output_activation=net.output,
-                     loss="half_sse", dtype=dtype, seed=0)
+                     loss="half_sse", dtype=X.dtype.name, seed=0)
     if mlp.n_params != len(params0):
         raise RuntimeError(f"nbprop has {mlp.n_params} parameters, expected {len(params0)}")
-    # warm-up: compile the kernels for these dtypes / shapes
+    # warm-up on two samples: compiles the kernels (first call in the process)
     mlp.params = params0
-    t0 = time.perf_counter()
-    mlp.fit(X[:2], Y[:2], epochs=1, lr=lr, batch_size=1, shuffle=False)
-    compile_seconds = time.perf_counter() - t0
-    seconds, inner = [], []
+    compile_seconds = mlp.fit(X[:2], Y[:2], epochs=1, lr=lr, batch_size=1, shuffle=False).compile_seconds
+    seconds, clock = [], EpochClock()
     for _ in range(repeats):
         mlp.params = params0
-        t0 = time.perf_counter()
-        hist = mlp.fit(X, Y, epochs=1, lr=lr, batch_size=1, shuffle=False)
-        seconds.append(time.perf_counter() - t0)
-        inner.append(hist.seconds[0])
-    note = f"fit() wall; hist.seconds median {statistics.median(inner):.4g}s"
-    loss = _nbprop_loss_to_sum(hist.loss[0], len(X), net.sizes[-1])
-    return RunResult(np.array(mlp.params, dtype=np.float64), loss, seconds, compile_seconds, note=note)
+        with clock.epoch():
+            hist = mlp.fit(X, Y, epochs=1, lr=lr, batch_size=1, shuffle=False)
+        seconds.append(hist.seconds[0])
+    note = f"whole fit() call: {len(X) / statistics.median(clock.wall):,.0f} samples/s"
+    # hist.loss is documented as the epoch's half-SSE, summed over the samples
+    return RunResult(np.array(mlp.params, dtype=np.float64), float(hist.loss[0]), seconds,
+                     compile_seconds, note=note, cores=clock.cores)
 
 
 # --------------------------------------------------------------------------
@@ -286,12 +340,17 @@ def run_nbprop(net, params0, X, Y, lr, repeats):
 FANN_SOURCE = Path(__file__).with_name("fann_driver.c")
 FANN_CODES = {"identity": 0, "sigmoid": 1, "tanh": 2}
 _fann_binaries = {}  # dtype -> (path of the compiled driver, seconds to build it)
+_fann_warned = set()  # learning rates already warned about
 
 
 def _build_fann_driver(dtype):
-    """Compile fann_driver.c once per dtype into a temp dir; cached."""
+    """Compile fann_driver.c once per dtype into a temp dir.
+
+    Returns (executable, seconds spent building it now): 0 when it was
+    already built in this process, like a JIT that compiled earlier.
+    """
     if dtype in _fann_binaries:
-        return _fann_binaries[dtype]
+        return _fann_binaries[dtype][0], 0.0
     cc = shutil.which("cc") or shutil.which("gcc")
     if cc is None:
         raise PeerUnavailable("no C compiler (cc) on PATH")
@@ -312,13 +371,13 @@ def _build_fann_driver(dtype):
     return exe, build_seconds
 
 
-def _fann_call(exe, net, params0, X, Y, lr, repeats, check):
-    """Run the C driver once; returns (params, loss, seconds per repeat)."""
+def _fann_call(exe, net, params0, X, Y, lr, repeats):
+    """Run the C driver once; returns (params, loss, seconds per timed epoch, cores)."""
     dtype = X.dtype
     with tempfile.TemporaryDirectory(prefix="nbprop-fann-run-") as d:
         sizes = " ".join(str(s) for s in net.sizes)
         meta = (f"{len(net.sizes)} {sizes}\n{FANN_CODES[net.hidden]} {FANN_CODES[net.output]}\n"
-                f"{lr!r}\n{len(X)}\n{repeats}\n{int(check)}\n")
+                f"{lr!r}\n{len(X)}\n{repeats}\n")
         Path(d, "meta.txt").write_text(meta)
         np.ascontiguousarray(params0, dtype).tofile(Path(d, "params.bin"))
         np.ascontiguousarray(X, dtype).tofile(Path(d, "X.bin"))
@@ -328,9 +387,11 @@ def _fann_call(exe, net, params0, X, Y, lr, repeats, check):
             raise RuntimeError(f"FANN driver failed: {proc.stderr.strip()}")
         lines = dict(line.split(" ", 1) for line in Path(d, "result.txt").read_text().splitlines())
         seconds = [float(s) for s in lines["seconds"].split()]
+        cpu = [float(s) for s in lines["cpu_seconds"].split()]
         loss = float(lines["loss"])
         params = np.fromfile(Path(d, "params_out.bin"), dtype=dtype).astype(np.float64)
-    return params, loss, seconds
+    cores = statistics.median(cpu) / statistics.median(seconds) if seconds else None
+    return params, loss, seconds, cores
 
 
 def run_fann(net, params0, X, Y, lr, repeats):
@@ -338,20 +399,21 @@ def run_fann(net, params0, X, Y, lr, repeats):
 
     Set up so one ``fann_train`` is exactly one plain SGD step on the half
     squared error (momentum 0, linear error function, sigmoid steepness 0.5;
-    see fann_driver.c).  The timed epochs report FANN's own float MSE as loss;
-    the loss used by the correctness check comes from an untimed pass that
-    sums it in double.  Compile time is the one-off ``cc`` build of the driver.
+    see fann_driver.c).  The driver first runs one untimed epoch that sums
+    the loss in double (FANN's own MSE is a float) and then the timed ones,
+    and checks they end with the same weights.  Compile time is the one-off
+    ``cc`` build of the driver.
     """
     if net.hidden not in FANN_CODES or net.output not in ("identity", "sigmoid"):
         raise PeerUnavailable("FANN (as set up here) does identity/sigmoid/tanh hidden and "
                               "identity/sigmoid output only (it halves the error of a tanh output)")
-    if float(np.float32(lr)) != lr:
+    if float(np.float32(lr)) != lr and lr not in _fann_warned:
+        _fann_warned.add(lr)
         print(f"  warning: lr={lr!r} is not exact in float32; FANN will use {float(np.float32(lr))!r}")
     exe, build_seconds = _build_fann_driver(X.dtype.name)
-    timed = repeats > 0
-    params, loss, seconds = _fann_call(exe, net, params0, X, Y, lr, max(repeats, 1), check=not timed)
-    return RunResult(params, loss, seconds, build_seconds,
-                     note="compile = cc build of the driver")
+    params, loss, seconds, cores = _fann_call(exe, net, params0, X, Y, lr, repeats)
+    return RunResult(params, loss, seconds, build_seconds, note="compile = cc build of the driver",
+                     cores=cores)
 
 
 # --------------------------------------------------------------------------
@@ -405,14 +467,13 @@ def run_jax(net, params0, X, Y, lr, repeats):
     compiled = jax.jit(epoch).lower(to_jax(params0), Xj, Yj).compile()
     compile_seconds = time.perf_counter() - t0
     jax.block_until_ready(compiled(to_jax(params0), Xj, Yj))  # first execution, untimed
-    seconds = []
+    clock = EpochClock()
     for _ in range(repeats):
         p = jax.block_until_ready(to_jax(params0))  # host->device copy kept out of the timing
-        t0 = time.perf_counter()
-        params, total = jax.block_until_ready(compiled(p, Xj, Yj))
-        seconds.append(time.perf_counter() - t0)
+        with clock.epoch():
+            params, total = jax.block_until_ready(compiled(p, Xj, Yj))
     flat = np.concatenate([np.concatenate([np.ravel(W), np.ravel(b)]) for W, b in params])
-    return RunResult(flat.astype(np.float64), float(total), seconds, compile_seconds)
+    return RunResult(flat.astype(np.float64), float(total), clock.wall, compile_seconds, cores=clock.cores)
 
 
 # --------------------------------------------------------------------------
@@ -469,15 +530,14 @@ def run_torch(net, params0, X, Y, lr, repeats):
     t0 = time.perf_counter()
     epoch(rows[:8])
     warm = time.perf_counter() - t0
-    seconds = []
+    clock = EpochClock()
     for _ in range(repeats):
         load(params0)
-        t0 = time.perf_counter()
-        total = epoch(rows)
-        seconds.append(time.perf_counter() - t0)
+        with clock.epoch():
+            total = epoch(rows)
     flat = np.concatenate([np.concatenate([lin.weight.detach().numpy().ravel(),
                                            lin.bias.detach().numpy()]) for lin in linears])
-    return RunResult(flat.astype(np.float64), total, seconds, warm,
+    return RunResult(flat.astype(np.float64), total, clock.wall, warm, cores=clock.cores,
                      note=f"{TORCH_THREADS} thread(s); compile = 8-sample warm-up")
 
 
@@ -496,7 +556,8 @@ def run_sklearn(net, params0, X, Y, lr, repeats):
     MLPRegressor's output is always the identity (MLPClassifier's sigmoid
     output comes with log loss), so a sigmoid-output net is run with an
     identity output instead and checked against the matching reference; the
-    output activation is a negligible part of the work.
+    output activation is a negligible part of the work.  BLAS is limited to
+    --blas-threads (default 1) during the timed epochs, see blas_threads().
     """
     try:
         from sklearn.neural_network import MLPRegressor
@@ -523,18 +584,17 @@ def run_sklearn(net, params0, X, Y, lr, repeats):
         t0 = time.perf_counter()
         reg.partial_fit(X[:2], Y[:2])  # builds coefs_, the optimizer, the dtype checks
         warm = time.perf_counter() - t0
-        seconds = []
+        clock = EpochClock()
         for _ in range(repeats):
             load()
-            t0 = time.perf_counter()
-            reg.partial_fit(X, Y)
-            seconds.append(time.perf_counter() - t0)
+            with blas_threads(), clock.epoch():
+                reg.partial_fit(X, Y)
     flat = np.concatenate([np.concatenate([c.T.ravel(), b]) for c, b in zip(reg.coefs_, reg.intercepts_)])
     # reg.loss_ = mean over samples of 1/2 * mean over outputs -> back to the sum
     loss = float(reg.loss_) * len(X) * net.sizes[-1]
     note = "identity output (sklearn has no sigmoid output with squared loss)" if used is not net else ""
-    return RunResult(flat.astype(np.float64), loss, seconds, warm, net_used=used if used is not net else None,
-                     note=note)
+    return RunResult(flat.astype(np.float64), loss, clock.wall, warm, note=note, cores=clock.cores,
+                     net_used=used if used is not net else None)
 
 
 RUNNERS = {"nbprop": run_nbprop, "fann": run_fann, "jax": run_jax, "torch": run_torch,
@@ -553,7 +613,6 @@ class Check:
     param_err: float  # max|p - p_ref| / max|p_ref - p0|
     loss_err: float  # |loss - loss_ref| / |loss_ref|
     ok: bool
-    detail: str = ""
 
 
 def compare(result, ref_params, ref_loss, params0, tol):
@@ -563,6 +622,21 @@ def compare(result, ref_params, ref_loss, params0, tol):
     loss_err = float(abs(result.loss - ref_loss) / abs(ref_loss))
     ok = bool(np.isfinite(param_err) and np.isfinite(loss_err) and param_err <= tol and loss_err <= tol)
     return Check(param_err, loss_err, ok)
+
+
+def epoch_length(run, net, params0, X, Y, args, n, seconds):
+    """Samples per timed epoch so that one epoch takes about --target-seconds.
+
+    A rate measured on a short epoch overstates fixed per-call costs, so the
+    length grows by probing (one epoch each, not reported) until an epoch
+    takes at least a third of the target, then is scaled to the target.
+    Capped by the data set's size.
+    """
+    n_max = len(X)
+    while seconds < args.target_seconds / 3 and n < n_max:
+        n = min(n_max, int(n * min(16.0, max(2.0, args.target_seconds / 2 / max(seconds, 1e-6)))))
+        seconds = run(net, params0, X[:n], Y[:n], args.lr, 1).seconds[0]
+    return int(min(n_max, max(n, n * args.target_seconds / max(seconds, 1e-9))))
 
 
 def bench_net(net, peers, args, dtype, log):
@@ -588,23 +662,27 @@ def bench_net(net, peers, args, dtype, log):
                                          Y[:n_check].astype(np.float64), args.lr, stats) + (stats,)
         return refs[spec]
 
-    _, ref_loss, stats = reference(net)
-    lo, hi = stats["min_activation"], stats["max_activation"]
+    _, ref_loss, ranges = reference(net)
     log(f"\n== {net.name}  ({'-'.join(map(str, net.sizes))}, {net.hidden} hidden, {net.output} output, "
         f"{net.n_params} params, lr={args.lr!r}, {dtype})")
-    log(f"   reference: {n_check} samples, loss {ref_loss:.10g}, activations in [{lo:.4f}, {hi:.4f}]")
-    hidden_tanh = net.hidden == "tanh"
-    if (hidden_tanh and max(abs(lo), abs(hi)) > 0.98) or (net.output == "sigmoid" and not 0.01 <= hi <= 0.99):
+    log(f"   reference: {n_check} samples, loss {ref_loss:.10g}, activations "
+        + ", ".join(f"{name} in [{lo:.4f}, {hi:.4f}]" for name, (lo, hi) in ranges.items()))
+    # FANN clips y before computing f'(y): tanh to [-0.98, 0.98], sigmoid to [0.01, 0.99]
+    lo, hi = ranges.get("tanh", (0.0, 0.0))
+    clipped = max(-lo, hi) > 0.98
+    lo, hi = ranges.get("sigmoid", (0.5, 0.5))
+    clipped |= lo < 0.01 or hi > 0.99
+    if clipped:
         log("   note: activations reach FANN's derivative-clipping range; FANN will differ")
 
     rows = {}
     for peer in peers:
         run = RUNNERS[peer]
-        row = {"peer": peer}
-        rows[peer] = row
-        # 1. correctness: one epoch on the check samples, compared with the reference
+        row = rows[peer] = {"peer": peer}
+        # 1. correctness: one epoch on the check samples against the reference
+        #    (its time is the first guess for sizing the timed epochs)
         try:
-            res = run(net, params0, X[:n_check], Y[:n_check], args.lr, 0 if peer == "fann" else 1)
+            res = run(net, params0, X[:n_check], Y[:n_check], args.lr, 1)
         except PeerUnavailable as e:
             log(f"   {peer:8s} SKIPPED: {e}")
             row["skipped"] = str(e)
@@ -613,25 +691,22 @@ def bench_net(net, peers, args, dtype, log):
             log(f"   {peer:8s} FAILED: {type(e).__name__}: {e}")
             row["failed"] = f"{type(e).__name__}: {e}"
             continue
-        spec = res.net_used or net
-        ref_p, ref_l, _ = reference(spec)
+        ref_p, ref_l, _ = reference(res.net_used or net)
         chk = compare(res, ref_p, ref_l, p0_ref, tol)
+        # the compile cost of the first call in the process is the one a user pays
         row.update(param_err=chk.param_err, loss_err=chk.loss_err, check_ok=chk.ok,
-                   check_samples=n_check, note=res.note)
+                   check_samples=n_check, compile_seconds=res.compile_seconds,
+                   net_used=(res.net_used or net).name + f" ({(res.net_used or net).output} output)")
         verdict = "ok" if chk.ok else f"MISMATCH (> {tol:g})"
         log(f"   {peer:8s} check: param err {chk.param_err:.2e}, loss err {chk.loss_err:.2e} -> {verdict}"
             + (f"  [{res.note}]" if res.net_used else ""))
         if not chk.ok:
-            log(f"   !!!!!!!! {peer} does NOT reproduce the reference SGD epoch on {net.name} !!!!!!!!")
+            log(f"   !!!!!!!! {peer} does NOT reproduce the reference SGD epoch on {net.name}: "
+                f"loss {res.loss:.10g} vs reference {ref_l:.10g} (ratio {res.loss / ref_l:.6g}) !!!!!!!!")
 
-        # 2. timing: pick the epoch length from the rate seen in the check run
-        #    so each epoch takes about --target-seconds, then median of repeats
-        rate = n_check / max(statistics.median(res.seconds), 1e-9) if res.seconds and peer != "fann" else None
-        if peer == "fann":  # the check pass was untimed: time a short run first
-            probe = run(net, params0, X[:n_check], Y[:n_check], args.lr, 1)
-            rate = n_check / max(probe.seconds[0], 1e-9)
-        n = int(min(n_max, max(n_check, rate * args.target_seconds)))
+        # 2. timing: epochs of about --target-seconds, median of --repeats
         try:
+            n = epoch_length(run, net, params0, X, Y, args, n_check, res.seconds[0])
             res = run(net, params0, X[:n], Y[:n], args.lr, args.repeats)
         except Exception as e:
             log(f"   {peer:8s} timing FAILED: {type(e).__name__}: {e}")
@@ -639,10 +714,11 @@ def bench_net(net, peers, args, dtype, log):
             continue
         med = statistics.median(res.seconds)
         row.update(samples=n, seconds=res.seconds, median_seconds=med, samples_per_s=n / med,
-                   compile_seconds=res.compile_seconds, timed_loss=res.loss, note=res.note)
-        comp = "" if res.compile_seconds is None else f", compile {res.compile_seconds:.3f}s"
+                   timed_loss=res.loss, cores=res.cores, note=res.note)
+        comp = "" if row["compile_seconds"] is None else f", compile {row['compile_seconds']:.3f}s"
+        cores = "" if res.cores is None else f", {res.cores:.2f} cores busy"
         log(f"   {peer:8s} timed: {n} samples x {args.repeats}, median {med:.4f}s "
-            f"-> {n / med:,.0f} samples/s{comp}" + (f"  ({res.note})" if res.note else ""))
+            f"-> {n / med:,.0f} samples/s{comp}{cores}" + (f"  ({res.note})" if res.note else ""))
     return rows
 
 
@@ -690,7 +766,7 @@ def print_tables(results, peers, out):
         c = row.get("compile_seconds")
         return "-" if c is None else f"{c:.3f}s"
 
-    table("one-off cost before the first epoch (JIT compile / cc build / warm-up), seconds", comp)
+    table("one-off cost of the first call (JIT compile / cc build / warm-up), seconds", comp)
 
     def chk(n, p):
         row = results[n].get(p) or {}
@@ -698,12 +774,31 @@ def print_tables(results, peers, out):
             return "-"
         return f"{max(row['param_err'], row['loss_err']):.1e}" + ("" if row["check_ok"] else "!")
 
+    def cores(n, p):
+        c = (results[n].get(p) or {}).get("cores")
+        return "-" if c is None else f"{c:.2f}"
+
+    table("cores busy during the timed epochs (process CPU time / wall time)", cores)
+
     table("max relative error vs the float64 numpy reference (params: rel. to the epoch's update; loss)", chk)
+
+
+def _source_version():
+    """The repository's commit, and whether src/ has uncommitted changes."""
+    repo = Path(__file__).resolve().parents[1]
+    try:
+        head = subprocess.run(["git", "-C", str(repo), "rev-parse", "--short", "HEAD"],
+                              capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(repo), "status", "--porcelain", "--", "src"],
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
+    return head + (" + uncommitted changes in src/" if dirty else "")
 
 
 def main(argv=None):
     """Parse the command line, run the checks and timings, print the tables."""
-    global TORCH_THREADS
+    global TORCH_THREADS, BLAS_THREADS
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--nets", default=",".join(NETS), help=f"comma list of {', '.join(NETS)}")
@@ -716,9 +811,15 @@ def main(argv=None):
     ap.add_argument("--target-seconds", type=float, default=0.5,
                     help="aim for timed epochs of about this long (default 0.5)")
     ap.add_argument("--torch-threads", type=int, default=1, help="torch.set_num_threads (default 1)")
+    ap.add_argument("--blas-threads", type=int, default=1,
+                    help="BLAS threads for sklearn and numpy, via threadpoolctl (default 1)")
+    ap.add_argument("--cores", type=int, default=1,
+                    help="pin the benchmark (and the FANN driver it starts) to this many CPUs, "
+                         "0 = no pinning (default 1: every system gets one core; XLA would "
+                         "otherwise spread JAX's work over the machine's cores when they are idle)")
     ap.add_argument("--json", help="also write all results to this JSON file")
     args = ap.parse_args(argv)
-    TORCH_THREADS = args.torch_threads
+    TORCH_THREADS, BLAS_THREADS = args.torch_threads, args.blas_threads
 
     nets = [n.strip() for n in args.nets.split(",") if n.strip()]
     peers = [p.strip() for p in args.only.split(",") if p.strip()]
@@ -735,12 +836,44 @@ def main(argv=None):
     def log(msg):
         print(msg, flush=True)
 
+    # Pin before any peer starts its threads (they inherit the mask), so a
+    # multi-threaded runtime cannot use more cores than the single-threaded
+    # loops it is compared with.
+    if args.cores > 0 and hasattr(os, "sched_setaffinity"):
+        cpus = sorted(os.sched_getaffinity(0))[-args.cores:]
+        os.sched_setaffinity(0, cpus)
+        log(f"pinned to CPU(s) {cpus}")
+
+    # nbprop's kernels are cached on disk by Numba; an empty cache dir makes
+    # the reported compile time a real compilation (and keeps the benchmark
+    # from writing cache files into the source tree).
+    own_cache = "NUMBA_CACHE_DIR" not in os.environ
+    if own_cache:
+        os.environ["NUMBA_CACHE_DIR"] = tempfile.mkdtemp(prefix="nbprop-bench-numba-")
+    else:
+        log(f"NUMBA_CACHE_DIR={os.environ['NUMBA_CACHE_DIR']}: nbprop's compile time may be a cache load")
+
     log(f"per-sample SGD benchmark: python {sys.version.split()[0]}, {os.cpu_count()} cpus, "
         f"dtype {args.dtype}, repeats {args.repeats}, check tolerance {TOLERANCE[args.dtype]:g}")
+    # other work on the machine shows up in the timings: say how busy it was
+    log("load average at start: %.2f %.2f %.2f" % os.getloadavg())
+    if "nbprop" in peers:
+        log(f"nbprop source: {_source_version()}")
     results = {}
     for n in nets:
         results[n] = bench_net(NETS[n], peers, args, args.dtype, log)
+    if own_cache:
+        shutil.rmtree(os.environ["NUMBA_CACHE_DIR"], ignore_errors=True)
     print_tables(results, peers, log)
+    log("\nload average at end: %.2f %.2f %.2f" % os.getloadavg())
+    # Every loop timed here is single-threaded apart from XLA's, so a system
+    # that kept less than ~0.9 of a core busy was waiting for the CPU.
+    starved = [(n, p, r["cores"]) for n in results for p, r in results[n].items()
+               if r.get("cores") is not None and r["cores"] < 0.9]
+    if starved:
+        log("\nWARNING: other processes competed for the CPU; these timings are too low: "
+            + ", ".join(f"{p} on {n} ({c:.2f} cores)" for n, p, c in starved)
+            + ". Rerun on an idle machine.")
     bad = [(n, p) for n in results for p, r in results[n].items() if r.get("check_ok") is False]
     if bad:
         log("\n!!! CORRECTNESS MISMATCH: " + ", ".join(f"{p} on {n}" for n, p in bad) + " !!!")
