@@ -82,3 +82,25 @@ def test_exp_handles_subnormal_results():
     import math
     for x in (-708.5, -720.0, -740.0, -744.5):
         assert activations.exp(x) == pytest.approx(math.exp(x), rel=1e-12, abs=5e-324)
+
+
+def test_accuracy_does_not_depend_on_which_caller_compiled_first(tmp_path):
+    # Numba compiles a function with the fastmath flags of the kernel that
+    # first calls it, and caches it so; the activations opt out explicitly.
+    # This is CI's order: the kernels compile first, in a fresh cache.
+    import os
+    import subprocess
+    import sys
+    script = (
+        "import math, numpy as np, nbprop\n"
+        "from nbprop import activations as act\n"
+        "nbprop.MLP([1, 2, 1], activation='tanh', seed=0).fit(np.zeros((4, 1)), np.zeros(4))\n"
+        "for x in (636.5, 709.7, -708.5, 1.0, 300.0):\n"
+        "    err = abs(act.exp(x) - math.exp(x)) / np.spacing(math.exp(x))\n"
+        "    assert err <= 1, (x, err)\n"
+        "assert abs(act.tanh(0.3) - math.tanh(0.3)) <= 4 * np.spacing(math.tanh(0.3))\n"
+    )
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
+    result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
+                            timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]

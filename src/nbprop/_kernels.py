@@ -42,9 +42,9 @@ How it is kept fast (issue 3), each rule measured:
 import math
 
 import numpy as np
-from numba import njit, types
 from numba.extending import overload
 
+from ._jit import kernel
 from ._layout import ACT_CODE, B_OFFSET, FAN_IN, FAN_OUT, IN_OFFSET, OUT_OFFSET, W_OFFSET
 from .activations import SOFTMAX, activate_layer
 from .losses import CROSS_ENTROPY, batch_scale, output_unit
@@ -56,8 +56,6 @@ DELTA = 2
 Z = 3
 N_WORKSPACE_ROWS = 4
 
-FASTMATH = {"reassoc", "contract", "nsz", "arcp"}  # no "nnan"/"ninf": NaN must propagate
-kernel = njit(cache=True, nogil=True, fastmath=FASTMATH)
 U = np.uint64  # the type of every offset and loop counter in the inner loops
 
 

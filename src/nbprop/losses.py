@@ -19,7 +19,7 @@ and ``cross_entropy`` with softmax the kernels use the fused form
 pre-activation ``z`` so that neither ``log(0)`` nor ``0/0`` can occur.
 """
 
-from numba import njit
+from ._jit import scalar
 
 from .activations import SIGMOID, SOFTMAX, softplus
 
@@ -38,7 +38,7 @@ REQUIRED_OUTPUT = {BCE: SIGMOID, CROSS_ENTROPY: SOFTMAX}
 DEFAULT_OUTPUT = {"bce": "sigmoid", "cross_entropy": "softmax"}
 
 
-@njit(cache=True, nogil=True)
+@scalar
 def batch_scale(loss_code, n_samples, n_outputs):
     """Factor turning per-sample sums into the loss over ``n_samples`` samples.
 
@@ -49,7 +49,7 @@ def batch_scale(loss_code, n_samples, n_outputs):
     return 1.0
 
 
-@njit(cache=True, nogil=True)
+@scalar
 def output_unit(loss_code, z, a, d, y, y_sum, log_sum_exp):
     """One output unit's unscaled loss and ``dL/dz``.
 

@@ -13,7 +13,7 @@ follows a schedule; ``t`` counts parameter updates made by this model so far
 and ``epoch`` counts completed epochs.
 """
 
-from numba import njit
+from ._jit import scalar
 
 CONSTANT = 0
 INVERSE_SCALING = 1
@@ -138,7 +138,7 @@ def as_schedule(schedule):
     )
 
 
-@njit(cache=True, nogil=True)
+@scalar
 def scheduled_lr(code, lr, p1, p2, step, epoch):
     """Learning rate of update ``step`` in ``epoch`` under schedule ``code``."""
     if code == INVERSE_SCALING:
@@ -148,7 +148,7 @@ def scheduled_lr(code, lr, p1, p2, step, epoch):
     return lr
 
 
-@njit(cache=True, nogil=True)
+@scalar
 def sgd_update(w, v, g, lr, momentum, nesterov):
     """One SGD step of a parameter ``w`` with momentum buffer ``v`` and gradient ``g``.
 
