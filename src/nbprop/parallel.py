@@ -1,0 +1,810 @@
+"""Many networks at once: :class:`Ensemble` trains N networks of one shape in one compiled call.
+
+The networks are spread over the cores by a Numba ``prange`` over networks;
+each network runs exactly the per-sample (or minibatch) loop that
+:meth:`nbprop.MLP.fit` runs, the same kernel on the same numbers in the same
+order, so member ``i`` ends bit-identical to ``MLP(..., seed=seeds[i])``
+trained alone with ``fit`` on the same data, learning rate and options.
+Nothing is shared between networks while they train, so there is no
+synchronisation inside an epoch and the work scales with the cores.
+
+Why a class and not a function: training many networks is rarely one call.
+An :class:`Ensemble` keeps every member's state (parameters, momentum,
+update and epoch counters, shuffling generator) between calls, so ``fit``
+can be called again to continue exactly; it predicts (the mean over members,
+or every member's output); and each member is a plain :class:`nbprop.MLP`
+that can be saved, copied, or trained on alone.
+
+Threads: the number of threads follows :func:`numba.set_num_threads` (by
+default all the cores Numba sees, ``NUMBA_NUM_THREADS``), or the
+``n_threads`` argument of :meth:`Ensemble.fit` and :meth:`Ensemble.predict`
+for that call only.  The kernels release the GIL, so different models can
+also be trained from a :class:`concurrent.futures.ThreadPoolExecutor`.
+
+This module imports only NumPy and Numba; running many fits on a Dask or Ray
+cluster goes through the scikit-learn estimators and joblib (see the README).
+"""
+
+import contextlib
+import hashlib
+import math
+import os
+import threading
+import time
+import warnings
+
+import numba
+import numpy as np
+from numba import njit, prange
+
+from . import _kernels, training
+from ._validation import as_inputs, positive_int, real_array, real_number
+from .model import MLP
+from .training import DivergenceError, DivergenceWarning, History
+
+__all__ = ["Ensemble"]
+
+
+# --------------------------------------------------------------------- kernels
+#
+# The kernels below call the per-network kernels of ``_kernels``, which Numba
+# compiles into them.  Numba's on-disk cache checks only the source file of the
+# function it caches, so an edit of ``_kernels.py`` (or of the modules it
+# inlines) would leave a cached ``_train_slice`` running the old per-network
+# loop, no longer equal to ``MLP.fit``.  The kernels are therefore closures over
+# a hash of those sources: Numba puts a closure's variables into its cache key,
+# so any change there compiles afresh.
+
+_INLINED_MODULES = ("_kernels", "activations", "losses", "optim", "_layout")
+
+
+def _sources_stamp():
+    """A number that changes whenever the source of a module compiled into the kernels does."""
+    digest = hashlib.sha256()
+    folder = os.path.dirname(os.path.abspath(__file__))
+    for name in _INLINED_MODULES:
+        try:
+            with open(os.path.join(folder, name + ".py"), "rb") as source:
+                digest.update(source.read())
+        except OSError:  # no sources (e.g. a bytecode-only install): the version stands in
+            digest.update(f"{name} {numba.__version__}".encode())
+    return int(digest.hexdigest()[:15], 16)
+
+
+def _build_kernels(stamp):
+    @njit(cache=True, nogil=True, parallel=True)
+    def train_slice(params, velocity, grad, n_params, plan, loss_code, X, Y, orders, lengths,
+                    batches, first, last, lrs, schedule, p1, p2, steps, epochs, momenta, nesterov,
+                    decays, ws, ws_shape, totals, active):
+        """Batches ``[first, last)`` of the current epoch of every active member, in parallel.
+
+        Member ``m`` visits ``X[orders[m, :lengths[m]]]`` in batches of
+        ``batches[m]`` samples; this call covers its samples
+        ``[first * batches[m], last * batches[m])``.  Each member runs
+        ``_kernels.sgd_epoch`` (batch 1) or ``_kernels.minibatch_epoch`` on its
+        own rows of ``params``, ``velocity``, ``grad`` and ``ws``, carrying its
+        running loss ``totals[m]`` and update counter ``steps[m]`` exactly as
+        ``MLP.fit`` carries them across its slices.  Rows are padded (see
+        ``_padded``); row ``m`` of ``ws`` holds the member's workspace of
+        shape ``ws_shape``.
+        """
+        version = stamp  # noqa: F841  (part of the cache key, see above)
+        rows, units = ws_shape
+        for m in prange(params.shape[0]):
+            if active[m]:
+                batch = batches[m]
+                start = first * batch
+                stop = min(last * batch, lengths[m])
+                if start < stop:
+                    order = orders[m, start:stop]
+                    member_ws = ws[m, :rows * units].reshape((rows, units))
+                    if batch == 1:
+                        total, step = _kernels.sgd_epoch(
+                            params[m, :n_params], velocity[m, :n_params], plan, loss_code, X, Y,
+                            order, lrs[m], schedule, p1, p2, steps[m], epochs[m], momenta[m],
+                            nesterov, decays[m], member_ws, totals[m])
+                    else:
+                        total, step = _kernels.minibatch_epoch(
+                            params[m, :n_params], velocity[m, :n_params], grad[m, :n_params], plan,
+                            loss_code, X, Y, order, batch, lrs[m], schedule, p1, p2, steps[m],
+                            epochs[m], momenta[m], nesterov, decays[m], member_ws, totals[m])
+                    totals[m] = total
+                    steps[m] = step
+
+    @njit(cache=True, nogil=True, parallel=True)
+    def predict_members(params, n_params, plan, X, out, ws, ws_shape):
+        """``out[m] = member m's outputs on X`` for every member, in parallel."""
+        version = stamp  # noqa: F841
+        rows, units = ws_shape
+        for m in prange(params.shape[0]):
+            _kernels.predict(params[m, :n_params], plan, X, out[m],
+                             ws[m, :rows * units].reshape((rows, units)))
+
+    @njit(cache=True, nogil=True, parallel=True)
+    def loss_members(params, n_params, plan, loss_code, X, Y, ws, ws_shape, out):
+        """``out[m] = member m's unscaled loss sum over X, Y``, in parallel."""
+        version = stamp  # noqa: F841
+        rows, units = ws_shape
+        for m in prange(params.shape[0]):
+            out[m] = _kernels.loss_sum(params[m, :n_params], plan, loss_code, X, Y,
+                                       ws[m, :rows * units].reshape((rows, units)))
+
+    return train_slice, predict_members, loss_members
+
+
+_train_slice, _predict_members, _loss_members = _build_kernels(_sources_stamp())
+
+# Members' rows in the stacked arrays start at least this many bytes apart, on
+# a boundary of that size, so that two threads never write into one cache line
+# (nor into the pair of lines that x86 prefetchers fetch together).
+_ROW_ALIGN = 128
+
+
+def _padded(n_rows, n_cols, dtype):
+    """Zeros of shape ``(n_rows, stride)``, ``stride >= n_cols``, rows 128-byte aligned and apart.
+
+    Use ``array[m, :n_cols]`` for row ``m``.
+    """
+    itemsize = np.dtype(dtype).itemsize
+    per_block = _ROW_ALIGN // itemsize
+    stride = -(-n_cols // per_block) * per_block
+    raw = np.zeros(n_rows * stride + per_block, dtype=dtype)
+    skip = (-raw.ctypes.data % _ROW_ALIGN) // itemsize
+    return raw[skip:skip + n_rows * stride].reshape(n_rows, stride)
+
+
+# Numba's "workqueue" threading layer (used when neither TBB nor OpenMP is
+# available) must not be entered by two threads at once; the others are
+# thread-safe.  Until the first launch tells us which layer is in use,
+# launches are serialised.
+_LAUNCH_LOCK = threading.Lock()
+_LAYER = [None]
+
+
+def _launch(kernel, *args):
+    """Call a parallel kernel with members handed to threads one at a time.
+
+    Numba's default schedule splits the members into one block per thread up
+    front; handing them out one by one (chunk size 1) keeps every thread busy
+    when members differ in work (``subsets`` of different sizes) or a core is
+    shared with another process.  The chunk size is Numba's per-thread
+    setting and is restored afterwards.
+    """
+    previous = numba.set_parallel_chunksize(1)
+    try:
+        if _LAYER[0] in (None, "workqueue"):
+            with _LAUNCH_LOCK:
+                result = kernel(*args)
+                _LAYER[0] = numba.threading_layer()
+            return result
+        return kernel(*args)
+    finally:
+        numba.set_parallel_chunksize(previous)
+
+
+@contextlib.contextmanager
+def _threads(n_threads):
+    """Run the enclosed parallel kernels on ``n_threads`` threads (None: Numba's current setting)."""
+    if n_threads is None:
+        yield numba.get_num_threads()
+        return
+    previous = numba.get_num_threads()
+    numba.set_num_threads(n_threads)
+    try:
+        yield n_threads
+    finally:
+        numba.set_num_threads(previous)
+
+
+def _check_threads(n_threads):
+    if n_threads is None:
+        return None
+    n_threads = positive_int(n_threads, "n_threads")
+    if n_threads > numba.config.NUMBA_NUM_THREADS:
+        raise ValueError(f"n_threads: expected at most {numba.config.NUMBA_NUM_THREADS} (Numba's "
+                         f"NUMBA_NUM_THREADS, set before Numba starts its threads), got {n_threads}")
+    return n_threads
+
+
+# -------------------------------------------------------------------- Ensemble
+
+
+class Ensemble:
+    """N networks of one architecture, trained together on every core.
+
+    Member ``i`` is ``MLP(sizes, activation, output_activation, loss, dtype,
+    seed=seeds[i])``.  :meth:`fit` trains all members in one compiled call
+    per slice of an epoch, members spread over the threads, and leaves each
+    one exactly where :meth:`nbprop.MLP.fit` would have left it.
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        Units per layer, input first, as for :class:`nbprop.MLP`.
+    seeds : sequence of int
+        One seed per member (``range(64)`` makes 64 members); the number of
+        seeds is the number of members.  ``None`` entries draw fresh
+        entropy, as ``MLP(seed=None)`` does.
+    activation, output_activation, loss, dtype
+        As for :class:`nbprop.MLP`, shared by every member.
+
+    Attributes
+    ----------
+    members : list of MLP
+        The networks.  Each is an ordinary :class:`nbprop.MLP`, and training
+        one of them alone keeps the ensemble consistent (the ensemble reads
+        its members' state at every call).
+    params : ndarray, shape (n_members, n_params)
+        The members' flat parameters stacked (a copy; assign to copy in).
+    n_members, n_params : int
+    history_ : list of History or None
+        What the last :meth:`fit` did, one :class:`nbprop.History` per member.
+
+    See Also
+    --------
+    Ensemble.from_members : wrap networks that already exist.
+
+    Notes
+    -----
+    Equivalence with ``MLP.fit``: for the same seeds, data, subset and
+    options, every member's parameters, momentum buffer, counters and
+    shuffling generator equal, bit for bit, those of the same ``MLP``
+    trained alone by ``fit`` (without ``seed=`` reseeding), whatever the
+    number of threads.  The two calls draw each epoch's sample order from
+    the member's own generator in the same way and run the same kernel.
+
+    Examples
+    --------
+    >>> import numpy as np, nbprop
+    >>> from nbprop.parallel import Ensemble
+    >>> X = np.linspace(-1, 1, 32).reshape(-1, 1)
+    >>> ens = Ensemble([1, 8, 1], seeds=range(4), activation="tanh")
+    >>> hists = ens.fit(X, X ** 2, epochs=20, lr=[0.01, 0.02, 0.05, 0.1])
+    >>> ens.params.shape, len(hists), hists[0].epochs
+    ((4, 25), 4, 20)
+    >>> alone = nbprop.MLP([1, 8, 1], activation="tanh", seed=2)
+    >>> _ = alone.fit(X, X ** 2, epochs=20, lr=0.05)
+    >>> bool((alone.params == ens.members[2].params).all())
+    True
+    >>> ens.predict(X).shape, ens.predict_members(X).shape
+    ((32, 1), (4, 32, 1))
+    """
+
+    def __init__(self, sizes, seeds, activation="sigmoid", output_activation=None,
+                 loss="half_sse", dtype="float64"):
+        if isinstance(seeds, (str, bytes)) or not hasattr(seeds, "__len__"):
+            raise TypeError(f"seeds: expected a sequence with one seed per member, such as "
+                            f"range(8), got {seeds!r}")
+        seeds = list(seeds)
+        if not seeds:
+            raise ValueError("seeds: expected at least one seed (one member), got an empty sequence")
+        for i, seed in enumerate(seeds):
+            if seed is not None:
+                positive_int(seed, f"seeds[{i}]", minimum=0)
+        members = [MLP(sizes, activation=activation, output_activation=output_activation,
+                       loss=loss, dtype=dtype, seed=seed) for seed in seeds]
+        self._adopt(members)
+
+    @classmethod
+    def from_members(cls, members):
+        """An ensemble of existing networks (not copies: training changes them).
+
+        Parameters
+        ----------
+        members : sequence of MLP
+            Distinct networks with the same sizes, activations, loss and
+            dtype.  Their state (parameters, momentum, counters, shuffling)
+            is used as it is.
+
+        Returns
+        -------
+        Ensemble
+
+        Examples
+        --------
+        >>> import nbprop
+        >>> from nbprop.parallel import Ensemble
+        >>> nets = [nbprop.MLP([2, 3, 1], seed=s) for s in (7, 8)]
+        >>> ens = Ensemble.from_members(nets)
+        >>> ens.members[1] is nets[1], ens.n_members
+        (True, 2)
+        """
+        ensemble = cls.__new__(cls)
+        ensemble._adopt(members)
+        return ensemble
+
+    def _adopt(self, members):
+        if isinstance(members, MLP) or not hasattr(members, "__len__"):
+            raise TypeError(f"members: expected a sequence of nbprop.MLP, got {type(members).__name__}")
+        members = list(members)
+        if not members:
+            raise ValueError("members: expected at least one MLP, got an empty sequence")
+        first = members[0]
+        seen = {}
+        for i, member in enumerate(members):
+            if not isinstance(member, MLP):
+                raise TypeError(f"members[{i}]: expected an nbprop.MLP, got {type(member).__name__}")
+            if id(member) in seen:
+                raise ValueError(f"members[{i}]: the same MLP as members[{seen[id(member)]}]; "
+                                 f"use .copy() for an independent one")
+            seen[id(member)] = i
+            for what in ("sizes", "activations", "loss_name", "dtype"):
+                if getattr(member, what) != getattr(first, what):
+                    raise ValueError(f"members[{i}]: every member needs the same {what} as "
+                                     f"members[0], {getattr(first, what)!r}; got "
+                                     f"{getattr(member, what)!r}")
+        self.members = members
+        self.history_ = None
+
+    # ---------------------------------------------------------------- views
+
+    @property
+    def n_members(self):
+        """Number of networks.
+
+        Examples
+        --------
+        >>> from nbprop.parallel import Ensemble
+        >>> Ensemble([2, 3, 1], seeds=range(5)).n_members
+        5
+        """
+        return len(self.members)
+
+    @property
+    def n_params(self):
+        """Parameters per network.
+
+        Examples
+        --------
+        >>> from nbprop.parallel import Ensemble
+        >>> Ensemble([2, 3, 1], seeds=range(5)).n_params   # 2*3 + 3 + 3*1 + 1
+        13
+        """
+        return self.members[0].n_params
+
+    @property
+    def sizes(self):
+        """Units per layer, input first.
+
+        Examples
+        --------
+        >>> from nbprop.parallel import Ensemble
+        >>> Ensemble([2, 3, 1], seeds=range(5)).sizes
+        [2, 3, 1]
+        """
+        return list(self.members[0].sizes)
+
+    @property
+    def dtype(self):
+        """The members' floating-point type.
+
+        Examples
+        --------
+        >>> from nbprop.parallel import Ensemble
+        >>> Ensemble([2, 3, 1], seeds=[0], dtype="float32").dtype
+        dtype('float32')
+        """
+        return self.members[0].dtype
+
+    @property
+    def params(self):
+        """The members' flat parameters as one ``(n_members, n_params)`` array (a copy).
+
+        Assigning an array of that shape copies row ``i`` into member ``i``;
+        a wrong shape or a non-finite value raises ``ValueError`` and
+        changes nothing.
+
+        Examples
+        --------
+        >>> import numpy as np, nbprop
+        >>> from nbprop.parallel import Ensemble
+        >>> ens = Ensemble([1, 1], seeds=[0, 1], activation="identity")
+        >>> ens.params = [[2.0, 1.0], [3.0, 0.0]]
+        >>> ens.members[0].params
+        array([2., 1.])
+        """
+        return np.stack([member._params for member in self.members])
+
+    @params.setter
+    def params(self, stacked):
+        array = real_array(stacked, "params")
+        shape = (self.n_members, self.n_params)
+        if array.shape != shape:
+            raise ValueError(f"params: expected shape {shape} (n_members, n_params), got {array.shape}")
+        with np.errstate(over="ignore"):
+            converted = array.astype(self.dtype)
+        if not np.isfinite(converted).all():
+            row, col = (int(i) for i in np.argwhere(~np.isfinite(converted))[0])
+            raise ValueError(f"params: expected finite numbers in {self.dtype.name}, got a "
+                             f"non-finite value at index ({row}, {col})")
+        with self._exclusive("params"):
+            for member, row in zip(self.members, converted):
+                member._params[...] = row
+
+    def __len__(self):
+        return len(self.members)
+
+    def __repr__(self):
+        return f"Ensemble(n_members={self.n_members}, {self.members[0]!r})"
+
+    # ------------------------------------------------------------ inference
+
+    def predict_members(self, X, n_threads=None):
+        """Every member's outputs for ``X``, members computed in parallel.
+
+        Parameters
+        ----------
+        X : array_like, shape (n, sizes[0]) or (n,)
+            Samples, as for :meth:`nbprop.MLP.predict`.
+        n_threads : int, optional
+            Threads for this call; by default Numba's current setting.
+
+        Returns
+        -------
+        ndarray, shape (n_members, n, sizes[-1])
+            Row ``m`` equals ``members[m].predict(X)`` bit for bit.
+
+        Examples
+        --------
+        >>> import nbprop
+        >>> from nbprop.parallel import Ensemble
+        >>> ens = Ensemble([2, 4, 1], seeds=range(3))
+        >>> ens.predict_members([[0.0, 1.0], [1.0, 0.0]]).shape
+        (3, 2, 1)
+        """
+        n_threads = _check_threads(n_threads)
+        first = self.members[0]
+        X = as_inputs(X, first.sizes[0], self.dtype)
+        out = np.empty((self.n_members, X.shape[0], first.sizes[-1]), dtype=self.dtype)
+        with _threads(n_threads):
+            _launch(_predict_members, self._stacked_params(), self.n_params, first._plan, X, out,
+                    *self._workspaces())
+        return out
+
+    def predict(self, X, n_threads=None):
+        """The ensemble's prediction: the mean over members of their outputs.
+
+        For classifiers (softmax or sigmoid outputs) this averages the
+        members' probabilities.
+
+        Parameters
+        ----------
+        X : array_like, shape (n, sizes[0]) or (n,)
+        n_threads : int, optional
+            Threads for this call; by default Numba's current setting.
+
+        Returns
+        -------
+        ndarray, shape (n, sizes[-1])
+
+        Examples
+        --------
+        >>> import nbprop
+        >>> from nbprop.parallel import Ensemble
+        >>> ens = Ensemble([1, 1], seeds=[0, 1], activation="identity")
+        >>> ens.params = [[2.0, 0.0], [4.0, 0.0]]
+        >>> ens.predict([1.0, 2.0])
+        array([[3.],
+               [6.]])
+        """
+        return self.predict_members(X, n_threads=n_threads).mean(axis=0)
+
+    def loss(self, X, Y, n_threads=None):
+        """Every member's loss over ``X, Y`` (see :meth:`nbprop.MLP.loss`).
+
+        Returns
+        -------
+        ndarray, shape (n_members,)
+            Entry ``m`` equals ``members[m].loss(X, Y)``.
+
+        Examples
+        --------
+        >>> import nbprop
+        >>> from nbprop.parallel import Ensemble
+        >>> ens = Ensemble([1, 1], seeds=[0, 1], activation="identity", loss="ssr")
+        >>> ens.params = [[2.0, 1.0], [1.0, 1.0]]
+        >>> ens.loss([0.0, 1.0], [1.0, 2.0])
+        array([1., 0.])
+        """
+        n_threads = _check_threads(n_threads)
+        first = self.members[0]
+        X, Y = first._data(X, Y)
+        with _threads(n_threads):
+            totals = self._member_losses(X, Y)
+        return totals * first._normaliser(X.shape[0])
+
+    def _member_losses(self, X, Y):
+        totals = np.empty(self.n_members, dtype=np.float64)
+        first = self.members[0]
+        ws, ws_shape = self._workspaces()
+        _launch(_loss_members, self._stacked_params(), self.n_params, first._plan, first._loss_code,
+                X, Y, ws, ws_shape, totals)
+        return totals
+
+    def _workspaces(self):
+        """Padded per-member workspaces and the shape of one (see ``_padded``)."""
+        shape = self.members[0]._workspace.shape
+        return _padded(self.n_members, shape[0] * shape[1], self.dtype), (int(shape[0]), int(shape[1]))
+
+    def _stacked_params(self):
+        """The members' parameters in padded rows (see ``_padded``)."""
+        stacked = _padded(self.n_members, self.n_params, self.dtype)
+        for row, member in zip(stacked, self.members):
+            row[:self.n_params] = member._params
+        return stacked
+
+    # ------------------------------------------------------------- training
+
+    def fit(self, X, Y, epochs=1, lr=0.01, batch_size=1, shuffle=True, momentum=0.0,
+            nesterov=False, weight_decay=0.0, schedule=None, *, subsets=None, validation=None,
+            on_divergence="raise", n_threads=None):
+        """Train every member, members in parallel, each exactly as ``MLP.fit`` would.
+
+        Parameters
+        ----------
+        X : array_like, shape (n, sizes[0])
+            Training inputs, shared by all members.
+        Y : array_like, shape (n, sizes[-1])
+            Targets, as for :meth:`nbprop.MLP.fit`.
+        epochs : int, default 1
+            Passes over each member's data.
+        lr : float or sequence of float, default 0.01
+            Learning rate, one for all or one per member, each > 0.
+        batch_size : int or None, default 1
+            As for :meth:`nbprop.MLP.fit`: 1 is per-sample SGD, k minibatch
+            SGD, None full-batch gradient descent (per member's data).
+        shuffle : bool, default True
+            Each member visits its samples in a new order every epoch,
+            drawn from its own generator, as ``MLP.fit`` draws it.
+        momentum : float or sequence of float, default 0
+            One for all or one per member, each in [0, 1).
+        nesterov : bool, default False
+            Nesterov momentum (every member then needs momentum > 0).
+        weight_decay : float or sequence of float, default 0
+            L2 coefficient on weights, one for all or one per member, >= 0.
+        schedule : None, "constant" or Schedule
+            Learning-rate schedule shared by all members; each member's own
+            update and epoch counters drive it.
+        subsets : sequence of array_like of int, optional
+            One array of row indices of ``X`` per member: member ``m``
+            trains on ``X[subsets[m]]`` (repeats allowed, e.g. bootstrap
+            samples or cross-validation folds), exactly as
+            ``fit(X[subsets[m]], Y[subsets[m]])`` would.
+        validation : (X_val, Y_val), optional
+            Validation data; each member's loss on it after every epoch is
+            recorded in its ``History.val_loss``.
+        on_divergence : {"raise", "stop"}
+            When a member's loss or a parameter becomes NaN or infinite, that
+            member goes back to its last finite epoch and trains no more;
+            the other members complete the epoch.  Then ``"raise"`` raises
+            :class:`nbprop.DivergenceError` (its ``history`` is the list of
+            histories) and ``"stop"`` warns and carries on with the rest.
+        n_threads : int, optional
+            Threads for this call; by default Numba's current setting
+            (:func:`numba.get_num_threads`).
+
+        Returns
+        -------
+        list of History
+            One per member, also kept as ``history_`` and as each member's
+            ``history_``.  ``seconds`` is the wall time of the whole
+            ensemble's epoch, so ``samples_per_second`` is one member's share.
+
+        Notes
+        -----
+        Ctrl-C (or any exception) leaves every member at the end of its last
+        completed epoch, as with ``MLP.fit``; each epoch runs as kernel calls
+        over slices of about 0.1 s.  The members are trained in working
+        copies and receive their new state when the call returns or stops.
+        Every member is locked for the call: a member being trained by
+        another thread is refused.
+
+        Examples
+        --------
+        >>> import numpy as np, nbprop
+        >>> from nbprop.parallel import Ensemble
+        >>> rng = np.random.default_rng(0)
+        >>> X = rng.normal(size=(40, 3)); Y = X.sum(axis=1)
+        >>> ens = Ensemble([3, 5, 1], seeds=range(3), activation="tanh")
+        >>> folds = [np.arange(40)[np.arange(40) % 3 != k] for k in range(3)]
+        >>> hists = ens.fit(X, Y, epochs=5, lr=0.01, momentum=0.9, subsets=folds)
+        >>> [h.epochs for h in hists]
+        [5, 5, 5]
+        """
+        first = self.members[0]
+        X, Y = first._data(X, Y)
+        n_threads = _check_threads(n_threads)
+        n = self.n_members
+        lrs = _per_member(lr, "lr", n, low_open=True)
+        momenta = _per_member(momentum, "momentum", n, high=1.0)
+        decays = _per_member(weight_decay, "weight_decay", n)
+        if isinstance(nesterov, (bool, np.bool_)) and nesterov and not all(momenta):
+            bad = [i for i, value in enumerate(momenta) if value == 0.0]
+            raise ValueError(f"nesterov: Nesterov momentum needs momentum > 0, got momentum=0 for "
+                             f"member(s) {bad}")
+        options = training.fit_options(
+            epochs=epochs, lr=lrs[0], batch_size=batch_size, shuffle=shuffle, momentum=momenta[0],
+            nesterov=nesterov, weight_decay=decays[0], schedule=schedule, seed=None,
+            on_divergence=on_divergence, checkpoint=None, checkpoint_every=1, early_stopping=False,
+            patience=10, tol=0.0, callbacks=(), progress=False)
+        rows = _check_subsets(subsets, n, X.shape[0])
+        Xv = Yv = None
+        if validation is not None:
+            if not (isinstance(validation, (tuple, list)) and len(validation) == 2):
+                raise TypeError(f"validation: expected a pair (X_val, Y_val), got {validation!r}")
+            Xv, Yv = first._data(validation[0], validation[1], names=("validation[0]", "validation[1]"))
+        with self._exclusive("fit"), _threads(n_threads):
+            return self._train(X, Y, rows, options, lrs, momenta, decays, Xv, Yv)
+
+    def _train(self, X, Y, rows, options, lrs, momenta, decays, Xv, Yv):
+        members, n = self.members, self.n_members
+        first = members[0]
+        dtype = self.dtype
+        lengths = np.array([X.shape[0] if r is None else r.shape[0] for r in rows], dtype=np.int64)
+        batches = lengths.copy() if options.batch_size is None else np.minimum(lengths, options.batch_size)
+        n_rounds = int(max(-(-lengths // batches)))  # batches in the longest member's epoch
+
+        # Working copies of every member's state, in padded rows (see _padded);
+        # the members get them back when the call ends, however it ends.
+        P = self.n_params
+        params, velocity, grad = (_padded(n, P, dtype) for _ in range(3))
+        for m, member in enumerate(members):
+            params[m, :P] = member._params
+            velocity[m, :P] = member._velocity
+        steps = np.array([member._step for member in members], dtype=np.int64)
+        epoch_of = np.array([member._epoch for member in members], dtype=np.int64)
+        rngs = [member._shuffle_rng for member in members]
+        ws, ws_shape = self._workspaces()
+        orders = np.zeros((n, int(lengths.max())), dtype=np.int64)
+        totals = np.zeros(n, dtype=np.float64)
+        active = np.ones(n, dtype=np.bool_)  # members still training (not diverged)
+        lr_arr, mom_arr, decay_arr = (np.array(v, dtype=dtype) for v in (lrs, momenta, decays))
+        schedule, p1, p2 = options.schedule._kernel_args()
+        normalisers = [first._normaliser(int(length)) for length in lengths]
+
+        def run(first_round, last_round):
+            _launch(_train_slice, params, velocity, grad, P, first._plan, first._loss_code, X, Y,
+                    orders, lengths, batches, first_round, last_round, lr_arr, schedule, p1, p2,
+                    steps, epoch_of, mom_arr, options.nesterov, decay_arr, ws, ws_shape, totals,
+                    active)
+
+        histories = [History() for _ in members]
+        self.history_ = histories
+        for member, history in zip(members, histories):
+            member.history_ = history
+        started = time.perf_counter()
+        run(0, 0)  # compiles or loads the kernel; trains nothing
+        compile_seconds = time.perf_counter() - started
+        for history in histories:
+            history.compile_seconds = compile_seconds
+
+        # Slices of the epoch, counted in batches, adapted to about
+        # training.CHUNK_SECONDS per call so that Ctrl-C is honoured promptly.
+        slice_rounds = max(1, 256 // int(batches.max()))
+        saved = tuple(np.empty_like(array) for array in (params, velocity, steps, epoch_of)) + ({},)
+        try:
+            for _ in range(options.epochs):
+                live = np.flatnonzero(active)
+                if live.size == 0:
+                    break
+                # As in MLP.fit, the epoch is all or nothing: any exception (Ctrl-C
+                # included) puts every member back to its state before the epoch.
+                for copy, array in zip(saved, (params, velocity, steps, epoch_of)):
+                    copy[...] = array
+                saved[4].clear()
+                saved[4].update({m: rngs[m].bit_generator.state for m in live})
+                recorded = [history.epochs for history in histories]
+                try:
+                    for m in live:
+                        length = int(lengths[m])
+                        perm = (rngs[m].permutation(length) if options.shuffle
+                                else np.arange(length, dtype=np.int64))
+                        orders[m, :length] = perm if rows[m] is None else rows[m][perm]
+                    totals[:] = 0.0
+                    started = time.perf_counter()
+                    start = 0
+                    while start < n_rounds:
+                        stop = min(n_rounds, start + slice_rounds)
+                        slice_started = time.perf_counter()
+                        run(start, stop)
+                        elapsed = time.perf_counter() - slice_started
+                        if elapsed > 0:
+                            slice_rounds = max(1, min(n_rounds, int((stop - start) / elapsed
+                                                                    * training.CHUNK_SECONDS)))
+                        start = stop
+                    seconds = time.perf_counter() - started
+                    finite = np.isfinite(totals) & np.isfinite(params[:, :P]).all(axis=1)
+                    done, diverged = live[finite[live]], live[~finite[live]]
+                    epoch_of[done] += 1
+                    for m in done:
+                        histories[m]._record(float(totals[m] * normalisers[m]), seconds, int(lengths[m]))
+                    for m in diverged:  # back to the start of the epoch, and out
+                        params[m], velocity[m] = saved[0][m], saved[1][m]
+                        steps[m] = saved[2][m]
+                        rngs[m].bit_generator.state = saved[4][m]
+                    active[diverged] = False
+                    if Xv is not None and done.size:
+                        losses = np.empty(n, dtype=np.float64)
+                        _launch(_loss_members, params, P, first._plan, first._loss_code, Xv, Yv, ws,
+                                ws_shape, losses)
+                        for m in done:
+                            histories[m].val_loss.append(float(losses[m] * first._normaliser(Xv.shape[0])))
+                except BaseException:
+                    params[...], velocity[...], steps[...], epoch_of[...] = saved[:4]
+                    for m, state in saved[4].items():
+                        rngs[m].bit_generator.state = state
+                    for history, epochs in zip(histories, recorded):
+                        history._truncate(epochs)
+                    raise
+                if diverged.size:
+                    self._diverged([int(m) for m in diverged], lrs, momenta, options, histories)
+        finally:
+            for m, member in enumerate(members):
+                member._params[...] = params[m, :P]
+                member._velocity[...] = velocity[m, :P]
+                member._step = int(steps[m])
+                member._epoch = int(epoch_of[m])
+        return histories
+
+    def _diverged(self, diverged, lrs, momenta, options, histories):
+        for m in diverged:
+            histories[m].stop_reason = "diverged"
+        epoch = self.members[diverged[0]]._epoch
+        rates = sorted({lrs[m] for m in diverged})
+        message = (f"training diverged for member(s) {diverged} in epoch {epoch} (0-based): the "
+                   f"loss or a parameter became NaN or infinite at lr={rates[0] if len(rates) == 1 else rates}; "
+                   f"they keep the parameters of their last finite epoch and train no more, the "
+                   f"other members went on. Try a smaller learning rate"
+                   + (" or less momentum" if any(momenta[m] for m in diverged) else "") + ".")
+        if options.on_divergence == "raise":
+            raise DivergenceError(message, epoch, histories)
+        warnings.warn(message, DivergenceWarning, stacklevel=4)
+
+    @contextlib.contextmanager
+    def _exclusive(self, what):
+        """Hold every member's training lock (refusing members busy in another thread)."""
+        with contextlib.ExitStack() as stack:
+            for i, member in enumerate(self.members):
+                try:
+                    stack.enter_context(member._exclusive(what))
+                except RuntimeError as error:
+                    raise RuntimeError(f"members[{i}]: {error}") from None
+            yield
+
+
+def _per_member(value, name, n, low=0.0, high=math.inf, low_open=False):
+    """One float per member from a scalar or a sequence of ``n``; errors name ``name[i]``."""
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value.item()
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__"):
+        return [real_number(value, name, low=low, high=high, low_open=low_open)] * n
+    values = value.tolist() if isinstance(value, np.ndarray) else list(value)
+    if len(values) != n or any(hasattr(v, "__len__") for v in values):
+        raise ValueError(f"{name}: expected a number, or a sequence of {n} numbers (one per "
+                         f"member), got {value!r}")
+    return [real_number(v, f"{name}[{i}]", low=low, high=high, low_open=low_open)
+            for i, v in enumerate(values)]
+
+
+def _check_subsets(subsets, n_members, n_samples):
+    """One int64 index array per member (or None for all of ``X``); errors name ``subsets[i]``."""
+    if subsets is None:
+        return [None] * n_members
+    if isinstance(subsets, (str, bytes)) or not hasattr(subsets, "__len__"):
+        raise TypeError(f"subsets: expected one array of row indices per member, got {subsets!r}")
+    if len(subsets) != n_members:
+        raise ValueError(f"subsets: expected {n_members} index arrays (one per member), got {len(subsets)}")
+    rows = []
+    for i, subset in enumerate(subsets):
+        name = f"subsets[{i}]"
+        array = real_array(subset, name)
+        if array.ndim != 1 or array.dtype.kind not in "iu":
+            raise TypeError(f"{name}: expected a 1-D array of integer row indices of X, got "
+                            f"dtype {array.dtype} shape {array.shape}")
+        if array.shape[0] == 0:
+            raise ValueError(f"{name}: expected at least one row index, got none")
+        if array.min() < 0 or array.max() >= n_samples:
+            raise ValueError(f"{name}: row indices must lie in [0, {n_samples}) (X has {n_samples} "
+                             f"rows), got values in [{array.min()}, {array.max()}]")
+        rows.append(np.ascontiguousarray(array, dtype=np.int64))
+    return rows

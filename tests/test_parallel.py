@@ -1,0 +1,439 @@
+"""nbprop.parallel: many networks in one compiled call, bit-identical to training each alone."""
+
+import pickle
+from concurrent.futures import ThreadPoolExecutor
+
+import numba
+import numpy as np
+import pytest
+
+import nbprop
+from nbprop import parallel
+from nbprop.parallel import Ensemble
+
+
+def data(n=60, n_in=3, n_out=1, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, n_in))
+    Y = np.tanh(X @ rng.normal(size=(n_in, n_out))) + 0.1 * rng.normal(size=(n, n_out))
+    return X, Y
+
+
+def assert_same_state(a, b):
+    """Everything fit changes, bit for bit."""
+    np.testing.assert_array_equal(a.params, b.params)
+    np.testing.assert_array_equal(a._velocity, b._velocity)
+    assert (a._step, a._epoch) == (b._step, b._epoch)
+    assert a._shuffle_rng.bit_generator.state == b._shuffle_rng.bit_generator.state
+
+
+def solo_fits(spec, seeds, X, Y, fit_kwargs, per_member=None, subsets=None, calls=1):
+    """Each member trained alone by MLP.fit: the reference."""
+    nets, hists = [], []
+    for i, seed in enumerate(seeds):
+        net = nbprop.MLP(**spec, seed=seed)
+        kwargs = dict(fit_kwargs)
+        for name, values in (per_member or {}).items():
+            kwargs[name] = values[i]
+        Xi, Yi = (X, Y) if subsets is None else (X[subsets[i]], Y[subsets[i]])
+        for _ in range(calls):
+            hist = net.fit(Xi, Yi, **kwargs)
+        nets.append(net)
+        hists.append(hist)
+    return nets, hists
+
+
+CONFIGS = {
+    "per-sample": dict(epochs=3, lr=0.05),
+    "per-sample momentum": dict(epochs=3, lr=0.02, momentum=0.9),
+    "nesterov weight decay": dict(epochs=3, lr=0.02, momentum=0.8, nesterov=True, weight_decay=1e-3),
+    "minibatch 7 (short last batch)": dict(epochs=4, lr=0.05, batch_size=7, momentum=0.5),
+    "full batch": dict(epochs=5, lr=0.01, batch_size=None),
+    "no shuffle": dict(epochs=2, lr=0.05, shuffle=False),
+    "inverse scaling": dict(epochs=3, lr=0.05, schedule=nbprop.InverseScaling(1e-3)),
+    "step decay minibatch": dict(epochs=4, lr=0.05, batch_size=5, schedule=nbprop.StepDecay(2, 0.5)),
+}
+
+
+@pytest.mark.parametrize("config", sorted(CONFIGS))
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_members_are_bit_identical_to_mlp_fit(config, n_threads):
+    if n_threads > numba.config.NUMBA_NUM_THREADS:
+        pytest.skip("needs 2 Numba threads")
+    X, Y = data()
+    spec = dict(sizes=[3, 6, 4, 1], activation="tanh")
+    seeds = [3, 1, 4, 1, 5]  # a repeated seed is fine: members are still distinct networks
+    lrs = [0.01, 0.02, 0.05, 0.03, 0.04]
+    fit_kwargs = dict(CONFIGS[config])
+    fit_kwargs.pop("lr")
+    ens = Ensemble(spec["sizes"], seeds, activation="tanh")
+    hists = ens.fit(X, Y, lr=lrs, n_threads=n_threads, **fit_kwargs)
+    nets, solo = solo_fits(spec, seeds, X, Y, fit_kwargs, per_member=dict(lr=lrs))
+    for member, net, hist, ref in zip(ens.members, nets, hists, solo):
+        assert_same_state(member, net)
+        assert hist.loss == ref.loss
+        assert member.history_ is hist
+    np.testing.assert_array_equal(ens.params, np.stack([net.params for net in nets]))
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("head", [("identity", "mse"), ("sigmoid", "bce"), ("softmax", "cross_entropy")])
+def test_heads_dtypes_and_per_member_momentum_and_decay(dtype, head):
+    output, loss = head
+    n_out = 3 if output == "softmax" else 2
+    X, Y = data(n=40, n_out=n_out, seed=1)
+    if loss == "bce":
+        Y = (Y > 0).astype(float)
+    if loss == "cross_entropy":
+        Y = np.argmax(Y, axis=1)
+    spec = dict(sizes=[3, 5, n_out], activation=["relu"], output_activation=output, loss=loss, dtype=dtype)
+    seeds = range(4)
+    per = dict(lr=[0.05, 0.01, 0.1, 0.02], momentum=[0.0, 0.9, 0.5, 0.0], weight_decay=[0, 1e-2, 0, 1e-3])
+    ens = Ensemble(spec.pop("sizes"), seeds, **spec)
+    hists = ens.fit(X, Y, epochs=3, batch_size=4, **per)
+    nets, solo = solo_fits(dict(sizes=[3, 5, n_out], **spec), seeds, X, Y, dict(epochs=3, batch_size=4),
+                           per_member=per)
+    assert ens.params.dtype == np.dtype(dtype)
+    for member, net, hist, ref in zip(ens.members, nets, hists, solo):
+        assert_same_state(member, net)
+        assert hist.loss == ref.loss
+
+
+@pytest.mark.parametrize("batch_size", [1, 4, None])
+def test_subsets_train_each_member_on_its_rows(batch_size):
+    X, Y = data(n=50)
+    rng = np.random.default_rng(5)
+    subsets = [rng.integers(0, 50, size=50),            # a bootstrap sample, with repeats
+               np.arange(50)[np.arange(50) % 5 != 0],  # a cross-validation fold
+               np.array([7]),                          # a single sample
+               np.arange(3, 30)]
+    spec = dict(sizes=[3, 4, 1], activation="sigmoid")
+    ens = Ensemble(spec["sizes"], range(4), activation="sigmoid")
+    hists = ens.fit(X, Y, epochs=3, lr=0.1, batch_size=batch_size, momentum=0.3, subsets=subsets)
+    nets, solo = solo_fits(spec, range(4), X, Y, dict(epochs=3, lr=0.1, batch_size=batch_size, momentum=0.3),
+                           subsets=subsets)
+    for member, net, hist, ref in zip(ens.members, nets, hists, solo):
+        assert_same_state(member, net)
+        assert hist.loss == ref.loss
+
+
+def test_continuing_and_members_with_different_histories():
+    X, Y = data()
+    spec = dict(sizes=[3, 5, 1], activation="tanh")
+    nets = [nbprop.MLP(**spec, seed=s) for s in range(3)]
+    nets[1].fit(X, Y, epochs=2, lr=0.01, momentum=0.9)  # a head start: its own counters and velocity
+    refs = [net.copy() for net in nets]
+    ens = Ensemble.from_members(nets)
+    assert ens.members[1] is nets[1]
+    schedule = nbprop.StepDecay(every=2, factor=0.5)
+    ens.fit(X, Y, epochs=2, lr=0.02, momentum=0.9, schedule=schedule)
+    ens.fit(X, Y, epochs=1, lr=0.02, momentum=0.9, schedule=schedule)
+    for ref in refs:
+        ref.fit(X, Y, epochs=2, lr=0.02, momentum=0.9, schedule=schedule)
+        ref.fit(X, Y, epochs=1, lr=0.02, momentum=0.9, schedule=schedule)
+    for member, ref in zip(ens.members, refs):
+        assert_same_state(member, ref)
+
+
+def test_validation_losses_match_fit():
+    X, Y = data()
+    Xv, Yv = data(n=20, seed=9)
+    ens = Ensemble([3, 4, 1], [0, 1], activation="tanh")
+    hists = ens.fit(X, Y, epochs=3, lr=0.05, validation=(Xv, Yv))
+    _, solo = solo_fits(dict(sizes=[3, 4, 1], activation="tanh"), [0, 1], X, Y,
+                        dict(epochs=3, lr=0.05, validation=(Xv, Yv)))
+    for hist, ref in zip(hists, solo):
+        assert hist.val_loss == ref.val_loss and len(hist.val_loss) == 3
+
+
+def test_predict_and_loss_match_each_member():
+    X, Y = data(n=33, n_out=2)
+    ens = Ensemble([3, 7, 2], range(5), activation="elu")
+    ens.fit(X, Y, epochs=1, lr=0.01)
+    per_member = ens.predict_members(X)
+    assert per_member.shape == (5, 33, 2)
+    for m, member in enumerate(ens.members):
+        np.testing.assert_array_equal(per_member[m], member.predict(X))
+    np.testing.assert_array_equal(ens.predict(X), per_member.mean(axis=0))
+    np.testing.assert_array_equal(ens.loss(X, Y), [member.loss(X, Y) for member in ens.members])
+    np.testing.assert_array_equal(ens.predict(X, n_threads=1), ens.predict(X))
+
+
+def test_params_setter_copies_in_and_refuses_bad_shapes():
+    ens = Ensemble([2, 3, 1], range(3))
+    stacked = np.arange(3 * ens.n_params, dtype=float).reshape(3, -1) / 100
+    ens.params = stacked
+    np.testing.assert_array_equal(ens.members[2].params, stacked[2])
+    before = ens.params
+    bad = stacked.copy()
+    bad[1, 4] = np.nan
+    with pytest.raises(ValueError, match=r"^params: expected finite .* index \(1, 4\)"):
+        ens.params = bad
+    with pytest.raises(ValueError, match=r"^params: expected shape \(3, 13\)"):
+        ens.params = stacked[:2]
+    np.testing.assert_array_equal(ens.params, before)
+
+
+def test_pickle_round_trip_continues_exactly():
+    X, Y = data()
+    ens = Ensemble([3, 4, 1], range(2), activation="tanh")
+    ens.fit(X, Y, epochs=1, lr=0.05, momentum=0.9)
+    twin = pickle.loads(pickle.dumps(ens))
+    ens.fit(X, Y, epochs=2, lr=0.05, momentum=0.9)
+    twin.fit(X, Y, epochs=2, lr=0.05, momentum=0.9)
+    np.testing.assert_array_equal(ens.params, twin.params)
+
+
+# ------------------------------------------------------------------- threads
+
+def launches_record(monkeypatch):
+    """Record Numba's thread count in force at every parallel kernel launch."""
+    seen = []
+    launch = parallel._launch
+
+    def recording(kernel, *args):
+        seen.append(numba.get_num_threads())
+        return launch(kernel, *args)
+
+    monkeypatch.setattr(parallel, "_launch", recording)
+    return seen
+
+
+def test_thread_count_follows_n_threads_and_numba_setting(monkeypatch):
+    X, Y = data()
+    seen = launches_record(monkeypatch)
+    ens = Ensemble([3, 4, 1], range(4))
+    most = numba.config.NUMBA_NUM_THREADS
+    before = numba.get_num_threads()
+    ens.fit(X, Y, epochs=1, n_threads=1)
+    assert set(seen) == {1} and numba.get_num_threads() == before  # restored afterwards
+    seen.clear()
+    ens.fit(X, Y, epochs=1)
+    assert set(seen) == {before}
+    seen.clear()
+    numba.set_num_threads(1)
+    try:
+        ens.fit(X, Y, epochs=1)
+        ens.predict(X)
+        assert set(seen) == {1}
+        seen.clear()
+        ens.fit(X, Y, epochs=1, n_threads=most)
+        assert set(seen) == {most} and numba.get_num_threads() == 1
+    finally:
+        numba.set_num_threads(before)
+
+
+@pytest.mark.parametrize("bad, error, message", [
+    (0, ValueError, r"^n_threads: expected a whole number >= 1, got 0"),
+    (1.5, TypeError, r"^n_threads: expected a whole number"),
+    (10_000, ValueError, r"^n_threads: expected at most \d+ \(Numba's NUMBA_NUM_THREADS"),
+])
+def test_bad_thread_counts_are_refused(bad, error, message):
+    ens = Ensemble([1, 2, 1], range(2))
+    with pytest.raises(error, match=message):
+        ens.fit([[0.0], [1.0]], [0.0, 1.0], n_threads=bad)
+    with pytest.raises(error, match=message):
+        ens.predict([[0.0]], n_threads=bad)
+
+
+def test_models_fitted_in_a_thread_pool_equal_serial_fits():
+    X, Y = data(n=3000, n_in=8)
+    spec = dict(sizes=[8, 16, 1], activation="tanh")
+
+    def train(seed):
+        net = nbprop.MLP(**spec, seed=seed)
+        net.fit(X, Y, epochs=2, lr=0.01, momentum=0.5)
+        return net
+
+    serial = [train(seed) for seed in range(4)]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        threaded = list(pool.map(train, range(4)))
+    for a, b in zip(serial, threaded):
+        assert_same_state(a, b)
+
+
+def test_two_ensembles_in_two_threads_equal_serial_training():
+    X, Y = data(n=500)
+
+    def train(seed):
+        ens = Ensemble([3, 8, 1], [seed, seed + 10, seed + 20], activation="tanh")
+        ens.fit(X, Y, epochs=2, lr=0.02)
+        return ens.params
+
+    serial = [train(seed) for seed in (1, 2)]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        threaded = list(pool.map(train, (1, 2)))
+    for a, b in zip(serial, threaded):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_member_busy_in_another_thread_is_refused():
+    X, Y = data()
+    ens = Ensemble([3, 4, 1], range(3))
+    before = ens.params
+    with ens.members[1]._busy:  # as if another thread were fitting it
+        with pytest.raises(RuntimeError, match=r"^members\[1\]: fit: this model is being trained"):
+            ens.fit(X, Y, epochs=1)
+    assert not any(member._busy.locked() for member in ens.members)
+    np.testing.assert_array_equal(ens.params, before)
+
+
+# ---------------------------------------------------- divergence, interruption
+
+def test_a_diverging_member_stops_alone_with_stop():
+    X, Y = data(n=80)
+    lrs = [0.001, 1e6, 0.002]
+    ens = Ensemble([3, 4, 1], range(3), activation="relu")
+    with pytest.warns(nbprop.DivergenceWarning, match=r"member\(s\) \[1\] in epoch 0"):
+        hists = ens.fit(X, Y, epochs=3, lr=lrs, on_divergence="stop")
+    assert hists[1].stop_reason == "diverged" and hists[1].epochs == 0
+    np.testing.assert_array_equal(ens.members[1].params, nbprop.MLP([3, 4, 1], activation="relu", seed=1).params)
+    for m in (0, 2):
+        ref = nbprop.MLP([3, 4, 1], activation="relu", seed=m)
+        ref.fit(X, Y, epochs=3, lr=lrs[m])
+        assert_same_state(ens.members[m], ref)
+        assert hists[m].epochs == 3 and hists[m].stop_reason == "epochs"
+
+
+def test_a_diverging_member_raises_after_the_others_finish_the_epoch():
+    X, Y = data(n=80)
+    ens = Ensemble([3, 4, 1], range(2), activation="relu")
+    with pytest.raises(nbprop.DivergenceError, match=r"member\(s\) \[0\]") as caught:
+        ens.fit(X, Y, epochs=3, lr=[1e6, 0.001])
+    assert isinstance(caught.value.history, list) and caught.value.history[1].epochs == 1
+    ref = nbprop.MLP([3, 4, 1], activation="relu", seed=1)
+    ref.fit(X, Y, epochs=1, lr=0.001)
+    assert_same_state(ens.members[1], ref)
+
+
+def test_interrupt_mid_epoch_leaves_the_last_epoch_and_resumes_exactly(monkeypatch):
+    X, Y = data(n=400)
+    ref = Ensemble([3, 8, 1], range(3), activation="tanh")
+    ref.fit(X, Y, epochs=3, lr=0.01, momentum=0.9)
+
+    ens = Ensemble([3, 8, 1], range(3), activation="tanh")
+    epoch_starts = []
+    launch = parallel._launch
+
+    def interrupted(kernel, *args):
+        result = launch(kernel, *args)
+        first, last = args[11], args[12]
+        if kernel is parallel._train_slice and first == 0 and last > 0:
+            epoch_starts.append(1)
+            if len(epoch_starts) == 2:  # Ctrl-C after the first slice of epoch 1
+                raise KeyboardInterrupt
+        return result
+
+    monkeypatch.setattr(parallel, "_launch", interrupted)
+    monkeypatch.setattr(nbprop.training, "CHUNK_SECONDS", 1e-6)  # many slices per epoch
+    with pytest.raises(KeyboardInterrupt):
+        ens.fit(X, Y, epochs=3, lr=0.01, momentum=0.9)
+    assert all(member._epoch == 1 and member.history_.epochs == 1 for member in ens.members)
+    monkeypatch.setattr(parallel, "_launch", launch)
+    ens.fit(X, Y, epochs=2, lr=0.01, momentum=0.9)
+    np.testing.assert_array_equal(ens.params, ref.params)
+    for a, b in zip(ens.members, ref.members):
+        assert_same_state(a, b)
+
+
+# ------------------------------------------------------------------- errors
+
+def test_members_must_share_one_architecture_and_be_distinct():
+    a = nbprop.MLP([2, 3, 1], seed=0)
+    with pytest.raises(ValueError, match=r"^members\[1\]: every member needs the same sizes"):
+        Ensemble.from_members([a, nbprop.MLP([2, 4, 1])])
+    with pytest.raises(ValueError, match=r"^members\[1\]: every member needs the same activations"):
+        Ensemble.from_members([a, nbprop.MLP([2, 3, 1], activation="tanh")])
+    with pytest.raises(ValueError, match=r"^members\[1\]: every member needs the same dtype"):
+        Ensemble.from_members([a, nbprop.MLP([2, 3, 1], dtype="float32")])
+    with pytest.raises(ValueError, match=r"^members\[2\]: the same MLP as members\[0\]"):
+        Ensemble.from_members([a, a.copy(), a])
+    with pytest.raises(TypeError, match=r"^members\[1\]: expected an nbprop.MLP"):
+        Ensemble.from_members([a, "b"])
+    with pytest.raises(ValueError, match=r"^members: expected at least one"):
+        Ensemble.from_members([])
+    with pytest.raises(TypeError, match=r"^members: expected a sequence"):
+        Ensemble.from_members(a)
+
+
+def test_constructor_errors_name_the_argument():
+    with pytest.raises(TypeError, match=r"^seeds: expected a sequence"):
+        Ensemble([2, 1], 4)
+    with pytest.raises(ValueError, match=r"^seeds: expected at least one"):
+        Ensemble([2, 1], [])
+    with pytest.raises(ValueError, match=r"^seeds\[1\]: expected a whole number >= 0"):
+        Ensemble([2, 1], [0, -1])
+    with pytest.raises(ValueError, match=r"^activation: "):
+        Ensemble([2, 3, 1], [0], activation="swish")
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    (dict(lr=[0.1, 0.1]), ValueError, r"^lr: expected a number, or a sequence of 3 numbers"),
+    (dict(lr=[0.1, -0.1, 0.1]), ValueError, r"^lr\[1\]: expected a finite number in \(0.0, inf\)"),
+    (dict(lr=np.array([0.1, 0.2, np.nan])), ValueError, r"^lr\[2\]: expected a finite number"),
+    (dict(lr="fast"), TypeError, r"^lr: expected a real number"),
+    (dict(lr=0.0), ValueError, r"^lr: expected a finite number in \(0.0, inf\)"),
+    (dict(momentum=[0.5, 1.0, 0.5]), ValueError, r"^momentum\[1\]: expected a finite number in \[0.0, 1.0\)"),
+    (dict(weight_decay=[0, 0, -1]), ValueError, r"^weight_decay\[2\]: "),
+    (dict(momentum=[0.9, 0.0, 0.9], nesterov=True), ValueError, r"^nesterov: .*momentum=0 for member\(s\) \[1\]"),
+    (dict(epochs=0), ValueError, r"^epochs: "),
+    (dict(batch_size=0), ValueError, r"^batch_size: "),
+    (dict(shuffle="yes"), TypeError, r"^shuffle: "),
+    (dict(on_divergence="ignore"), ValueError, r"^on_divergence: "),
+    (dict(schedule="cosine"), ValueError, r"^schedule: "),
+    (dict(subsets=[np.arange(3)] * 2), ValueError, r"^subsets: expected 3 index arrays"),
+    (dict(subsets=[np.arange(3), np.arange(3), np.array([0, 12])]), ValueError,
+     r"^subsets\[2\]: row indices must lie in \[0, 12\)"),
+    (dict(subsets=[np.arange(3), np.array([0.0, 1.0]), np.arange(3)]), TypeError,
+     r"^subsets\[1\]: expected a 1-D array of integer row indices"),
+    (dict(subsets=[np.arange(3), np.arange(0), np.arange(3)]), ValueError, r"^subsets\[1\]: expected at least one"),
+    (dict(validation=0.2), TypeError, r"^validation: expected a pair"),
+    (dict(validation=(np.zeros((2, 5)), np.zeros(2))), ValueError, r"^validation\[0\]: expected 2 features"),
+])
+def test_fit_errors_name_the_argument_and_change_nothing(kwargs, error, message):
+    X, Y = data(n=12, n_in=2)
+    ens = Ensemble([2, 3, 1], range(3))
+    before = ens.params
+    with pytest.raises(error, match=message):
+        ens.fit(X, Y, **kwargs)
+    np.testing.assert_array_equal(ens.params, before)
+    assert all(member._epoch == 0 for member in ens.members)
+
+
+def test_data_errors_name_the_argument():
+    ens = Ensemble([2, 3, 1], range(2))
+    with pytest.raises(ValueError, match=r"^X: expected 2 features"):
+        ens.fit(np.zeros((4, 3)), np.zeros(4))
+    with pytest.raises(ValueError, match=r"^Y: expected 4 target rows"):
+        ens.fit(np.zeros((4, 2)), np.zeros((5, 1)))
+    with pytest.raises(ValueError, match=r"^X: expected 2 features"):
+        ens.predict(np.zeros((4, 3)))
+
+
+# ------------------------------------------------------------------- caching
+
+def test_the_kernel_cache_follows_the_sources_compiled_into_it(monkeypatch, tmp_path):
+    """Numba's cache checks only the cached function's own file; ours also keys on _kernels & co."""
+    monkeypatch.setattr(numba.config, "CACHE_DIR", str(tmp_path))
+    ens = Ensemble([2, 3, 1], range(2))
+    X = np.zeros((3, 2))
+
+    def build_and_call(stamp):
+        kernel = parallel._build_kernels(stamp)[1]  # predict_members: the quickest to compile
+        kernel(ens._stacked_params(), ens.n_params, ens.members[0]._plan, X, np.zeros((2, 3, 1)),
+               *ens._workspaces())
+        return sum(kernel.stats.cache_hits.values()), sum(kernel.stats.cache_misses.values())
+
+    assert build_and_call(12345) == (0, 1)  # compiled and saved
+    assert build_and_call(12345) == (1, 0)  # a fresh dispatcher (a new process) loads it
+    assert build_and_call(54321) == (0, 1)  # _kernels.py changed: compiled afresh
+    assert parallel._sources_stamp() == parallel._sources_stamp() > 0
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_padded_rows_never_share_a_cache_line(dtype):
+    stacked = parallel._padded(5, 13, dtype)
+    assert stacked.shape[0] == 5 and stacked.shape[1] >= 13 and stacked.flags.c_contiguous
+    for row in stacked:
+        assert row.ctypes.data % 128 == 0
+    assert not stacked.any()
