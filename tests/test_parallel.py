@@ -1,6 +1,9 @@
 """nbprop.parallel: many networks in one compiled call, bit-identical to training each alone."""
 
 import pickle
+import shutil
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import numba
@@ -306,6 +309,37 @@ def test_a_diverging_member_raises_after_the_others_finish_the_epoch():
     assert_same_state(ens.members[1], ref)
 
 
+def test_divergence_in_a_later_epoch_reports_the_epoch_mlp_fit_reports():
+    # A linear unit with a rate just past stability: its error doubles with
+    # every sample, so it overflows only after a few epochs.
+    X = np.linspace(0.5, 1, 200).reshape(-1, 1)
+    Y = X.ravel()
+    alone = nbprop.MLP([1, 1], activation="identity", seed=0)
+    with pytest.raises(nbprop.DivergenceError) as reference:
+        alone.fit(X, Y, epochs=20, lr=1.5, shuffle=False)
+    assert reference.value.epoch >= 2  # the point of the test: not the first epoch
+    ens = Ensemble([1, 1], [0, 1], activation="identity")
+    with pytest.raises(nbprop.DivergenceError,
+                       match=rf"member\(s\) \[0\] in epoch {reference.value.epoch} \(0-based\)") as caught:
+        ens.fit(X, Y, epochs=20, lr=[1.5, 0.01], shuffle=False)
+    assert caught.value.epoch == reference.value.epoch
+    assert caught.value.history[0].epochs == reference.value.history.epochs
+    assert_same_state(ens.members[0], alone)
+    assert ens.members[1]._epoch == reference.value.epoch + 1  # finished the epoch member 0 failed in
+
+
+def test_members_diverging_in_different_epochs_are_each_named_with_their_epoch():
+    X = np.linspace(0.5, 1, 200).reshape(-1, 1)
+    Y = X.ravel()
+    ahead = nbprop.MLP([1, 1], activation="identity", seed=0)
+    ahead.fit(X, Y, epochs=2, lr=0.01, shuffle=False)
+    ens = Ensemble.from_members([nbprop.MLP([1, 1], activation="identity", seed=0), ahead])
+    with pytest.warns(nbprop.DivergenceWarning, match=r"member\(s\) \[0, 1\] in epochs \[0, 2\] respectively"):
+        hists = ens.fit(X, Y, epochs=1, lr=100.0, shuffle=False, on_divergence="stop")
+    assert [h.stop_reason for h in hists] == ["diverged", "diverged"]
+    assert [m._epoch for m in ens.members] == [0, 2]
+
+
 def test_interrupt_mid_epoch_leaves_the_last_epoch_and_resumes_exactly(monkeypatch):
     X, Y = data(n=400)
     ref = Ensemble([3, 8, 1], range(3), activation="tanh")
@@ -428,6 +462,36 @@ def test_the_kernel_cache_follows_the_sources_compiled_into_it(monkeypatch, tmp_
     assert build_and_call(12345) == (1, 0)  # a fresh dispatcher (a new process) loads it
     assert build_and_call(54321) == (0, 1)  # _kernels.py changed: compiled afresh
     assert parallel._sources_stamp() == parallel._sources_stamp() > 0
+
+
+def test_the_stamp_changes_with_any_module_of_the_package(tmp_path):
+    """_jit.py's flags, or a module the kernels import later, count as much as _kernels.py."""
+    package = tmp_path / "nbprop"
+    shutil.copytree(parallel.os.path.dirname(parallel.__file__), package,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    stamp = parallel._sources_stamp(str(package))
+    assert stamp == parallel._sources_stamp(parallel.os.path.dirname(parallel.__file__))
+    jit = package / "_jit.py"
+    jit.write_text(jit.read_text() + "\n# a changed compile flag\n")
+    assert parallel._sources_stamp(str(package)) != stamp
+    jit.write_text(jit.read_text()[:-len("\n# a changed compile flag\n")])
+    assert parallel._sources_stamp(str(package)) == stamp
+    (package / "_new_helper.py").write_text("X = 1\n")
+    assert parallel._sources_stamp(str(package)) != stamp
+    (package / "_new_helper.py").unlink()
+    (package / "parallel.py").write_text("# Numba's own cache follows this file\n")
+    assert parallel._sources_stamp(str(package)) == stamp
+
+
+def test_the_core_imports_no_cluster_engine():
+    """dask, distributed and ray are optional extras: importing nbprop (Ensemble included) never loads them."""
+    code = ("import sys, nbprop, nbprop.parallel\n"
+            "assert nbprop.Ensemble is nbprop.parallel.Ensemble\n"
+            "engines = ('dask', 'distributed', 'ray', 'joblib')\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in engines))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])

@@ -1,5 +1,7 @@
 """Many networks at once: :class:`Ensemble` trains N networks of one shape in one compiled call.
 
+``nbprop.Ensemble`` is the same class.
+
 The networks are spread over the cores by a Numba ``prange`` over networks;
 each network runs exactly the per-sample (or minibatch) loop that
 :meth:`nbprop.MLP.fit` runs, the same kernel on the same numbers in the same
@@ -49,25 +51,34 @@ __all__ = ["Ensemble"]
 #
 # The kernels below call the per-network kernels of ``_kernels``, which Numba
 # compiles into them.  Numba's on-disk cache checks only the source file of the
-# function it caches, so an edit of ``_kernels.py`` (or of the modules it
-# inlines) would leave a cached ``_train_slice`` running the old per-network
-# loop, no longer equal to ``MLP.fit``.  The kernels are therefore closures over
-# a hash of those sources: Numba puts a closure's variables into its cache key,
-# so any change there compiles afresh.
+# function it caches, so an edit of ``_kernels.py`` (or of a module it inlines,
+# or of ``_jit.py``'s compile flags) would leave a cached ``_train_slice``
+# running the old per-network loop, no longer equal to ``MLP.fit``.  The
+# kernels are therefore closures over a hash of the package's sources: Numba
+# puts a closure's variables into its cache key, so any change there compiles
+# afresh.  Every module of the package counts, not a list of names, so that a
+# module the kernels start to import later cannot be forgotten; the price is a
+# recompilation after an edit anywhere in nbprop, which only developers pay.
 
-_INLINED_MODULES = ("_kernels", "activations", "losses", "optim", "_layout")
 
+def _sources_stamp(folder=None):
+    """A number that changes whenever the source of any module of the package does.
 
-def _sources_stamp():
-    """A number that changes whenever the source of a module compiled into the kernels does."""
+    ``folder`` is the package's folder (by default this file's); ``parallel.py``
+    itself is left out, since Numba's cache already follows it.
+    """
+    folder = folder or os.path.dirname(os.path.abspath(__file__))
     digest = hashlib.sha256()
-    folder = os.path.dirname(os.path.abspath(__file__))
-    for name in _INLINED_MODULES:
+    names = sorted(name for name in os.listdir(folder)
+                   if name.endswith(".py") and name != "parallel.py")
+    for name in names:
         try:
-            with open(os.path.join(folder, name + ".py"), "rb") as source:
-                digest.update(source.read())
-        except OSError:  # no sources (e.g. a bytecode-only install): the version stands in
+            with open(os.path.join(folder, name), "rb") as source:
+                digest.update(name.encode() + b"\0" + source.read())
+        except OSError:  # unreadable: its name and Numba's version stand in
             digest.update(f"{name} {numba.__version__}".encode())
+    if not names:  # no sources (e.g. a bytecode-only install): Numba's version stands in
+        digest.update(f"numba {numba.__version__}".encode())
     return int(digest.hexdigest()[:15], 16)
 
 
@@ -492,6 +503,15 @@ class Ensemble:
     def loss(self, X, Y, n_threads=None):
         """Every member's loss over ``X, Y`` (see :meth:`nbprop.MLP.loss`).
 
+        Parameters
+        ----------
+        X : array_like, shape (n, sizes[0]) or (n,)
+            Samples, as for :meth:`nbprop.MLP.loss`.
+        Y : array_like, shape (n, sizes[-1])
+            Targets, as for :meth:`nbprop.MLP.loss`.
+        n_threads : int, optional
+            Threads for this call; by default Numba's current setting.
+
         Returns
         -------
         ndarray, shape (n_members,)
@@ -578,7 +598,9 @@ class Ensemble:
             member goes back to its last finite epoch and trains no more;
             the other members complete the epoch.  Then ``"raise"`` raises
             :class:`nbprop.DivergenceError` (its ``history`` is the list of
-            histories) and ``"stop"`` warns and carries on with the rest.
+            histories, its ``epoch`` the 0-based epoch in which the first
+            of those members diverged, as ``MLP.fit`` reports it) and
+            ``"stop"`` warns and carries on with the rest.
         n_threads : int, optional
             Threads for this call; by default Numba's current setting
             (:func:`numba.get_num_threads`).
@@ -737,7 +759,8 @@ class Ensemble:
                         history._truncate(epochs)
                     raise
                 if diverged.size:
-                    self._diverged([int(m) for m in diverged], lrs, momenta, options, histories)
+                    self._diverged([int(m) for m in diverged], [int(epoch_of[m]) for m in diverged],
+                                   lrs, momenta, options, histories)
         finally:
             for m, member in enumerate(members):
                 member._params[...] = params[m, :P]
@@ -746,18 +769,24 @@ class Ensemble:
                 member._epoch = int(epoch_of[m])
         return histories
 
-    def _diverged(self, diverged, lrs, momenta, options, histories):
+    def _diverged(self, diverged, epochs, lrs, momenta, options, histories):
+        """Mark, then warn or raise for, the members ``diverged`` in their 0-based ``epochs``.
+
+        The members' own counters are written back only when ``fit`` ends, so
+        the epochs come from the working copies.
+        """
         for m in diverged:
             histories[m].stop_reason = "diverged"
-        epoch = self.members[diverged[0]]._epoch
         rates = sorted({lrs[m] for m in diverged})
-        message = (f"training diverged for member(s) {diverged} in epoch {epoch} (0-based): the "
+        where = (f"epoch {epochs[0]}" if len(set(epochs)) == 1
+                 else f"epochs {epochs} respectively")
+        message = (f"training diverged for member(s) {diverged} in {where} (0-based): the "
                    f"loss or a parameter became NaN or infinite at lr={rates[0] if len(rates) == 1 else rates}; "
                    f"they keep the parameters of their last finite epoch and train no more, the "
                    f"other members went on. Try a smaller learning rate"
                    + (" or less momentum" if any(momenta[m] for m in diverged) else "") + ".")
         if options.on_divergence == "raise":
-            raise DivergenceError(message, epoch, histories)
+            raise DivergenceError(message, epochs[0], histories)
         warnings.warn(message, DivergenceWarning, stacklevel=4)
 
     @contextlib.contextmanager
