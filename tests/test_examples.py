@@ -93,3 +93,35 @@ def test_vs_sklearn_reports_both_speeds_and_their_ratio(tmp_path):
         assert sk > 0 and nb > 0 and float(ratio) == pytest.approx(nb / sk, abs=0.006)  # 2 decimals
     # Per-sample SGD is where compiled loops beat per-batch NumPy calls: by about 10x, so >1 is safe.
     assert float(rows[0][3]) > 1.0
+
+
+def test_many_networks_sweeps_bags_and_matches_mlp_fit(tmp_path):
+    out = run_example("many_networks.py", tmp_path)
+    assert "member 3 == MLP(seed=103).fit on its bootstrap sample: True" in out
+    best = number_after("best learning rate:", out)
+    assert 1e-4 <= best <= 0.1
+    # Averaging 16 bootstrapped networks beats the typical member on held-out data.
+    ensemble = number_after("bagged ensemble of 16: validation mse", out)
+    assert ensemble < number_after("(median", out)
+    rows = re.findall(r"^(\d+) thread\(s\): [\d.]+ s per epoch of 32 networks, ([\d,]+) network-samples/s",
+                      out, flags=re.MULTILINE)
+    assert rows and rows[0][0] == "1", out
+
+
+def test_threads_gives_the_serial_results_from_a_thread_pool(tmp_path):
+    out = run_example("threads.py", tmp_path, "--threads", "2", "--samples", "4000", "--epochs", "2")
+    assert out.count("threaded == serial: True") == 4
+    assert number_after("serial:", out) > 0 and number_after("2 threads:", out) > 0
+
+
+def test_sweep_dask_on_a_local_cluster_equals_the_serial_search(tmp_path):
+    pytest.importorskip("sklearn")
+    pytest.importorskip("dask.distributed")
+    out = run_example("sweep_dask.py", tmp_path, "--workers", "2", "--measure", "--warm-up", "--serial",
+                      timeout=300)
+    assert "with 2 workers" in out
+    timings = re.findall(r"^\s+tcp://127\.0\.0\.1:\d+\s+(\d)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)$",
+                         out, flags=re.MULTILINE)
+    assert sorted(int(task) for task, *_ in timings) == [1, 1, 2, 2, 3, 3], out
+    assert "grid search: 36 fits on the cluster" in out
+    assert "same best parameters: True; largest score difference: 0.0e+00" in out
