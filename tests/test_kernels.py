@@ -101,3 +101,19 @@ def test_full_batch_step_is_old_minus_lr_times_gradient(dtype):
     grad = net.gradient(X, Y)
     net.fit(X, Y, epochs=1, lr=0.3, batch_size=None)
     np.testing.assert_allclose(net.params, old - net.dtype.type(0.3) * grad, **TOL[dtype])
+
+
+@pytest.mark.parametrize("sizes", [[2, 6, 1], [65, 64, 2]])
+@pytest.mark.parametrize("option", sorted(OPTIONS))
+def test_both_per_sample_loops_match_reference(sizes, option):
+    # One-hidden-layer networks up to SHALLOW_MAX_WEIGHTS first-layer weights
+    # take shallow_sgd_epoch, larger ones the general loop; both must be SGD.
+    assert (sizes[0] * sizes[1] <= _kernels.SHALLOW_MAX_WEIGHTS) == (sizes[0] < 10)
+    net, X, Y = make_case(sizes, "tanh", ("identity", "half_sse"), "float64", n=6)
+    start = net.params.astype(np.float64)
+    hist = net.fit(X, Y, epochs=2, lr=0.01, seed=3, **OPTIONS[option])
+    rng = np.random.default_rng(3)
+    orders = [rng.permutation(len(X)) for _ in range(2)]
+    expected, losses = naive.train(start, *spec(net), X, Y, orders, 1, 0.01, **OPTIONS[option])
+    np.testing.assert_allclose(net.params, expected, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(hist.loss, losses, rtol=1e-8, atol=1e-10)

@@ -19,7 +19,7 @@ and ``cross_entropy`` with softmax the kernels use the fused form
 pre-activation ``z`` so that neither ``log(0)`` nor ``0/0`` can occur.
 """
 
-from ._jit import scalar
+from ._jit import dispatch, scalar
 
 from .activations import SIGMOID, SOFTMAX, softplus
 
@@ -50,6 +50,32 @@ def batch_scale(loss_code, n_samples, n_outputs):
 
 
 @scalar
+def _bce_unit(z, a, y):
+    # -[y log s + (1-y) log(1-s)] with s = sigmoid(z) equals softplus(z) - y z,
+    # and its derivative in z is s - y: no log of 0, no division.
+    return softplus(z) - y * z, a - y
+
+
+@scalar
+def _cross_entropy_unit(z, a, y, y_sum, log_sum_exp):
+    # -y log softmax(z) = y (logsumexp(z) - z); summed over the layer the
+    # derivative is softmax(z) * sum(y) - y, also for targets not summing to 1.
+    return y * (log_sum_exp - z), a * y_sum - y
+
+
+@scalar
+def _half_squared_unit(a, d, y):
+    r = a - y
+    return 0.5 * r * r, r * d
+
+
+@scalar
+def _squared_unit(a, d, y):
+    r = a - y
+    return r * r, 2.0 * r * d  # ssr, and mse before the caller's scaling
+
+
+@dispatch
 def output_unit(loss_code, z, a, d, y, y_sum, log_sum_exp):
     """One output unit's unscaled loss and ``dL/dz``.
 
@@ -60,17 +86,12 @@ def output_unit(loss_code, z, a, d, y, y_sum, log_sum_exp):
     without reference counting.
     """
     if loss_code == BCE:
-        # -[y log s + (1-y) log(1-s)] with s = sigmoid(z) equals softplus(z) - y z,
-        # and its derivative in z is s - y: no log of 0, no division.
-        return softplus(z) - y * z, a - y
+        return _bce_unit(z, a, y)
     if loss_code == CROSS_ENTROPY:
-        # -y log softmax(z) = y (logsumexp(z) - z); summed over the layer the
-        # derivative is softmax(z) * sum(y) - y, also for targets not summing to 1.
-        return y * (log_sum_exp - z), a * y_sum - y
-    r = a - y
+        return _cross_entropy_unit(z, a, y, y_sum, log_sum_exp)
     if loss_code == HALF_SSE:
-        return 0.5 * r * r, r * d
-    return r * r, 2.0 * r * d  # ssr, mse (scaled by the caller)
+        return _half_squared_unit(a, d, y)
+    return _squared_unit(a, d, y)
 
 
 def code_of(name):
