@@ -106,9 +106,9 @@ def test_full_batch_step_is_old_minus_lr_times_gradient(dtype):
 @pytest.mark.parametrize("sizes", [[2, 6, 1], [65, 64, 2]])
 @pytest.mark.parametrize("option", sorted(OPTIONS))
 def test_both_per_sample_loops_match_reference(sizes, option):
-    # One-hidden-layer networks up to SHALLOW_MAX_WEIGHTS first-layer weights
-    # take shallow_sgd_epoch, larger ones the general loop; both must be SGD.
-    assert (sizes[0] * sizes[1] <= _kernels.SHALLOW_MAX_WEIGHTS) == (sizes[0] < 10)
+    # One-hidden-layer networks up to LARGE_FIRST_LAYER first-layer weights
+    # take shallow_sgd_epoch, larger ones the blocked or the general loop; all must be SGD.
+    assert (sizes[0] * sizes[1] <= _kernels.LARGE_FIRST_LAYER) == (sizes[0] < 10)
     net, X, Y = make_case(sizes, "tanh", ("identity", "half_sse"), "float64", n=6)
     start = net.params.astype(np.float64)
     hist = net.fit(X, Y, epochs=2, lr=0.01, seed=3, **OPTIONS[option])

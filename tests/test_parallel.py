@@ -79,6 +79,21 @@ def test_members_are_bit_identical_to_mlp_fit(config, n_threads):
     np.testing.assert_array_equal(ens.params, np.stack([net.params for net in nets]))
 
 
+@pytest.mark.parametrize("sizes", [[2, 6, 1], [70, 66, 1]])
+@pytest.mark.parametrize("config", ["per-sample", "per-sample momentum", "inverse scaling"])
+def test_each_per_sample_loop_is_bit_identical_in_an_ensemble(sizes, config):
+    # [2, 6, 1] trains through _kernels.shallow_sgd_epoch, [70, 66, 1] (plain
+    # SGD) through blocked_sgd_epoch, whose blocks must fall where MLP.fit's do.
+    X, Y = data(n=300, n_in=sizes[0])
+    fit_kwargs = dict(CONFIGS[config], lr=0.002)
+    ens = Ensemble(sizes, range(3), activation="tanh")
+    hists = ens.fit(X, Y, **fit_kwargs)
+    nets, solo = solo_fits(dict(sizes=sizes, activation="tanh"), range(3), X, Y, fit_kwargs)
+    for member, net, hist, ref in zip(ens.members, nets, hists, solo):
+        assert_same_state(member, net)
+        assert hist.loss == ref.loss
+
+
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("head", [("identity", "mse"), ("sigmoid", "bce"), ("softmax", "cross_entropy")])
 def test_heads_dtypes_and_per_member_momentum_and_decay(dtype, head):

@@ -114,18 +114,27 @@ def test_a_callback_returning_true_stops_training():
     assert seen == [0, 1, 2, 3] and hist.epochs == 4 and hist.stop_reason == "callback"
 
 
-@pytest.mark.parametrize("batch_size", [1, 7, None])
-def test_chunked_epochs_are_bit_identical_to_whole_ones(monkeypatch, batch_size):
+@pytest.mark.parametrize("batch_size,momentum,width", [(1, 0.9, 3), (7, 0.9, 3), (None, 0.9, 3),
+                                                     (1, 0.0, 70), (1, 0.9, 70)])
+def test_chunked_epochs_are_bit_identical_to_whole_ones(monkeypatch, batch_size, momentum, width):
+    # width 70: a first layer of 70 x 70 weights, which plain per-sample SGD
+    # trains a block of samples at a time (_kernels.blocked_sgd_epoch).
     X, Y = data(n=3000)
+    X = np.tile(X, (1, -(-width // 3)))[:, :width]
+    lr = 0.01 if width == 3 else 0.0005
+
+    def net():
+        return nbprop.MLP([width, 70 if width > 3 else 8, 2], activation="tanh", seed=1)
+
     monkeypatch.setattr(training, "FIRST_CHUNK_SAMPLES", 10**9)  # one kernel call per epoch
     whole = net()
-    h_whole = whole.fit(X, Y, epochs=3, lr=0.01, batch_size=batch_size, momentum=0.9)
+    h_whole = whole.fit(X, Y, epochs=3, lr=lr, batch_size=batch_size, momentum=momentum)
     assert whole._step == 3 * (3000 if batch_size == 1 else -(-3000 // (batch_size or 3000)))
     for first, seconds in [(1, 1e-9), (1, 1e-5), (5, 1e-4)]:  # fixed, and adapting, slice lengths
         monkeypatch.setattr(training, "FIRST_CHUNK_SAMPLES", first)
         monkeypatch.setattr(training, "CHUNK_SECONDS", seconds)
         chunked = net()
-        h_chunked = chunked.fit(X, Y, epochs=3, lr=0.01, batch_size=batch_size, momentum=0.9)
+        h_chunked = chunked.fit(X, Y, epochs=3, lr=lr, batch_size=batch_size, momentum=momentum)
         assert chunked._step == whole._step
         np.testing.assert_array_equal(chunked.params, whole.params)
         assert h_chunked.loss == h_whole.loss

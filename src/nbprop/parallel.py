@@ -207,6 +207,11 @@ def _threads(n_threads):
         numba.set_num_threads(previous)
 
 
+def _whole(rounds, unit):
+    """``rounds`` rounded down to a positive multiple of ``unit``."""
+    return max(unit, rounds // unit * unit)
+
+
 def _check_threads(n_threads):
     if n_threads is None:
         return None
@@ -702,7 +707,10 @@ class Ensemble:
 
         # Slices of the epoch, counted in batches, adapted to about
         # training.CHUNK_SECONDS per call so that Ctrl-C is honoured promptly.
-        slice_rounds = max(1, 256 // int(batches.max()))
+        # Per-sample members take slices in whole blocks of _kernels.blocked_sgd_epoch,
+        # so that where a slice ends never changes the result (see MLP.fit).
+        unit = _kernels.SAMPLE_BLOCK if int(batches.min()) == 1 else 1
+        slice_rounds = _whole(max(1, 256 // int(batches.max())), unit)
         saved = tuple(np.empty_like(array) for array in (params, velocity, steps, epoch_of)) + ({},)
         try:
             for _ in range(options.epochs):
@@ -731,8 +739,8 @@ class Ensemble:
                         run(start, stop)
                         elapsed = time.perf_counter() - slice_started
                         if elapsed > 0:
-                            slice_rounds = max(1, min(n_rounds, int((stop - start) / elapsed
-                                                                    * training.CHUNK_SECONDS)))
+                            slice_rounds = _whole(min(n_rounds, int((stop - start) / elapsed
+                                                                    * training.CHUNK_SECONDS)), unit)
                         start = stop
                     seconds = time.perf_counter() - started
                     finite = np.isfinite(totals) & np.isfinite(params[:, :P]).all(axis=1)

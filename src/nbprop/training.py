@@ -311,7 +311,9 @@ def train(model, X, Y, options, Xv=None, Yv=None):
     model.history_ = history
     n = X.shape[0]
     batch = n if options.batch_size is None else min(options.batch_size, n)
-    chunks = _Chunks(1 if batch == 1 else batch, n)
+    # Whole batches per slice; per-sample slices in whole blocks of blocked_sgd_epoch,
+    # so that where a slice ends never changes the result.
+    chunks = _Chunks(_kernels.SAMPLE_BLOCK if batch == 1 else batch, n)
     run = _kernel_runner(model, X, Y, options, batch)
 
     started = time.perf_counter()
