@@ -374,6 +374,7 @@ LARGE_FIRST_LAYER = 4096
 # Samples per block of blocked_sgd_epoch: the block's inputs and steps stay in
 # L1/L2 while the first layer is swept; longer blocks cost more corrections.
 SAMPLE_BLOCK = 64
+SMALL_BLOCK_BELOW = 256  # inputs; below, half blocks (fewer corrections per sample)
 
 BLOCK = 32  # samples per block in predict: 32 rows of a 784-wide layer fit in L2
 
@@ -490,6 +491,7 @@ def shallow_sgd_epoch(params, velocity, plan, loss_code, X, Y, order,
     scale = batch_scale(loss_code, np.int64(1), plan[1, FAN_OUT])
     plain = momentum == 0.0 and weight_decay == 0.0
     zero = cast_like(0.0, params[0])
+    last_delta = zero
     for s in range(order.shape[0]):
         sample = U(order[s])
         for j in range(n_hidden):
@@ -510,16 +512,19 @@ def shallow_sgd_epoch(params, velocity, plan, loss_code, X, Y, order,
                 value, slope = output_unit(loss_code, acc, ak, dk, Y[sample, k], 0.0, 0.0)
                 total += value
                 delta[o0 + k] = scale * slope
+                last_delta = scale * slope
         if loss_code == CROSS_ENTROPY:  # softmax output, a function of the whole layer
             softmax_layer(z, a, o0, n_out)
             total += output_delta(plan, loss_code, Y, sample, scale, a, d, delta, z)
+            last_delta = delta[o0 + n_out - U(1)]
         lr_t = lr if schedule == CONSTANT else cast_like(scheduled_lr(schedule, lr, p1, p2, step, epoch), lr)
         for j in range(n_hidden):
             aj = a[h0 + j]
             back = zero  # sum_k W1[k, j] delta_k, each weight taken before its update
             for k in range(n_out):
                 weight = w1 + k * n_hidden + j
-                w, dk = params[weight], delta[o0 + k]
+                w = params[weight]
+                dk = last_delta if k == n_out - U(1) else delta[o0 + k]
                 back += w * dk
                 if plain:
                     params[weight] = w - lr_t * dk * aj
@@ -569,7 +574,7 @@ def blocked_sgd_epoch(params, velocity, plan, loss_code, X, Y, order,
     code = plan[0, ACT_CODE]
     scale = batch_scale(loss_code, np.int64(1), plan[plan.shape[0] - 1, FAN_OUT])
     one = cast_like(1.0, params[0])
-    block = U(SAMPLE_BLOCK)
+    block = U(SAMPLE_BLOCK if n_in >= U(SMALL_BLOCK_BELOW) else SAMPLE_BLOCK // 2)
     inputs = np.empty(block * n_in, dtype=ws.dtype)  # the block's samples, one per row
     inputs_t = np.empty(n_in * block, dtype=ws.dtype)  # the same, one input per row
     pre = np.empty(block * n_hidden, dtype=ws.dtype)  # W x_t + b, W as at the block's start
@@ -589,13 +594,15 @@ def blocked_sgd_epoch(params, velocity, plan, loss_code, X, Y, order,
             for s in range(m):
                 gram[t * block + s] = one
         add_products(inputs, U(0), n_in, m, params, w0, n_in, n_hidden, n_in, pre, U(0), n_hidden, one)
-        add_products(inputs, U(0), n_in, m, inputs, U(0), n_in, m, n_in, gram, U(0), block, one)
+        for r in range(U(0), m, U(4)):  # rows r.. of x_t . x_s, for s < r + 4 only (s < t is used)
+            add_products(inputs, r * n_in, n_in, min(U(4), m - r), inputs, U(0), n_in, min(r + U(4), m),
+                         n_in, gram, r * block, block, one)
         for t in range(m):
             sample = U(order[start + t])
             for j in range(n_hidden):
                 z[h0 + j] = pre[t * n_hidden + j]
             for s in range(t):
-                g = gram[s * block + t]
+                g = gram[t * block + s]
                 for j in range(n_hidden):
                     z[h0 + j] -= g * steps[s * n_hidden + j]
             activate_layer(code, z, a, d, h0, n_hidden)
