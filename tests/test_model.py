@@ -53,13 +53,15 @@ def test_inputs_of_any_layout_flags_or_number_type_give_identical_results_and_on
     readonly.flags.writeable = False
     variants = [readonly, np.asfortranarray(X), X.astype(np.int32), X.astype(np.float32),
                 X.tolist(), np.repeat(X, 2, axis=0)[::2]]
-    before = len(_kernels.sgd_epoch.signatures)
+    loops = (_kernels.shallow_sgd_epoch, _kernels.blocked_sgd_epoch, _kernels.general_sgd_epoch,
+             _kernels.predict)
+    before = [len(loop.signatures) for loop in loops]
     for variant in variants:
         twin = net.copy()
         twin.fit(variant, Y, epochs=2, lr=0.05, seed=1)
         np.testing.assert_array_equal(twin.params, reference.params)
         np.testing.assert_array_equal(twin.predict(variant), reference.predict(X))
-    assert len(_kernels.sgd_epoch.signatures) == before
+    assert [len(loop.signatures) for loop in loops] == before
     assert X.flags.writeable and readonly.flags.writeable is False
 
 

@@ -374,63 +374,56 @@ LARGE_FIRST_LAYER = 4096
 # Samples per block of blocked_sgd_epoch: the block's inputs and steps stay in
 # L1/L2 while the first layer is swept; longer blocks cost more corrections.
 SAMPLE_BLOCK = 64
+SHALLOW_LOOP, BLOCKED_LOOP, GENERAL_LOOP = 0, 1, 2
+
+
+@kernel
+def per_sample_loop(plan, momentum, weight_decay):
+    """Which loop ``sgd_epoch`` runs: ``SHALLOW_LOOP``, ``BLOCKED_LOOP`` or ``GENERAL_LOOP``.
+
+    Callable from Python too, so that ``MLP.fit`` calls (and compiles) only
+    the loop it needs.
+    """
+    large_first_layer = plan[0, FAN_IN] * plan[0, FAN_OUT] > LARGE_FIRST_LAYER
+    if plan.shape[0] == 2 and not large_first_layer:
+        return SHALLOW_LOOP
+    if plan.shape[0] >= 2 and large_first_layer and momentum == 0.0 and weight_decay == 0.0:
+        return BLOCKED_LOOP
+    return GENERAL_LOOP
 SMALL_BLOCK_BELOW = 256  # inputs; below, half blocks (fewer corrections per sample)
 
-BLOCK = 32  # samples per block in predict: 32 rows of a 784-wide layer fit in L2
+PREDICT_BLOCK = 64  # samples per block of predict: the block's units stay in L2
 
 
 @kernel
 def predict(params, plan, X, out, ws):
     """Batch forward pass: ``out[s] = network(X[s])`` for every row of ``X``.
 
-    Samples go a block at a time, and each weight row is swept once per four
-    samples of the block: the row is read from memory once per block instead
-    of once per sample, which is what makes a batched forward pass fast.  The
-    block is one flat buffer, sample ``b``'s units at ``b * n_units``, so that
-    every inner loop is a contiguous, unsigned-indexed sweep.
+    Samples go a block at a time, each layer of the block one matrix product
+    (``add_products``) that reads every weight once per block.  The block is
+    one flat buffer, sample ``b``'s units at ``b * n_units`` as in the
+    workspace, so each layer reads its inputs and writes its outputs in place.
     """
     n_units = U(ws.shape[1])
-    block = np.empty(BLOCK * ws.shape[1], dtype=ws.dtype)
-    slopes = np.empty(BLOCK * ws.shape[1], dtype=ws.dtype)  # f'(z), unused here
-    zero = cast_like(0.0, params[0])
+    block = np.empty(PREDICT_BLOCK * ws.shape[1], dtype=ws.dtype)
+    slopes = np.empty(PREDICT_BLOCK * ws.shape[1], dtype=ws.dtype)  # f'(z), unused here
+    one = cast_like(1.0, params[0])
     last = plan.shape[0] - 1
     o_last, n_out = U(plan[last, OUT_OFFSET]), U(plan[last, FAN_OUT])
     n, n_in = U(X.shape[0]), U(X.shape[1])
-    for start in range(U(0), n, U(BLOCK)):
-        m = min(U(BLOCK), n - start)
+    for start in range(U(0), n, U(PREDICT_BLOCK)):
+        m = min(U(PREDICT_BLOCK), n - start)
         for b in range(m):
             for i in range(n_in):
                 block[b * n_units + i] = X[start + b, i]
         for layer in range(plan.shape[0]):
             fan_in, fan_out, w0, b0, i0, o0 = layer_offsets(plan, layer)
             code = plan[layer, ACT_CODE]
-            for j in range(fan_out):
-                row = w0 + j * fan_in
-                bias = params[b0 + j]
-                b = U(0)
-                while b + U(4) <= m:
-                    x0 = b * n_units + i0  # the inputs of samples b, b+1, b+2, b+3
-                    x1, x2, x3 = x0 + n_units, x0 + U(2) * n_units, x0 + U(3) * n_units
-                    s0, s1, s2, s3 = zero, zero, zero, zero
-                    for i in range(fan_in):
-                        w = params[row + i]
-                        s0 += w * block[x0 + i]
-                        s1 += w * block[x1 + i]
-                        s2 += w * block[x2 + i]
-                        s3 += w * block[x3 + i]
-                    z0 = b * n_units + o0 + j
-                    block[z0] = s0 + bias
-                    block[z0 + n_units] = s1 + bias
-                    block[z0 + U(2) * n_units] = s2 + bias
-                    block[z0 + U(3) * n_units] = s3 + bias
-                    b += U(4)
-                while b < m:
-                    x0 = b * n_units + i0
-                    s = zero
-                    for i in range(fan_in):
-                        s += params[row + i] * block[x0 + i]
-                    block[b * n_units + o0 + j] = s + bias
-                    b += U(1)
+            for b in range(m):
+                for j in range(fan_out):
+                    block[b * n_units + o0 + j] = params[b0 + j]
+            add_products(block, i0, n_units, m, params, w0, fan_in, fan_out, fan_in,
+                         block, o0, n_units, one)
             for b in range(m):  # pre-activations in, activations out, in place
                 activate_layer(code, block, block, slopes, b * n_units + o0, fan_out)
                 if code == SOFTMAX:
@@ -638,15 +631,23 @@ def sgd_epoch(params, velocity, plan, loss_code, X, Y, order,
 
     Three loops share the work, chosen by the network: ``shallow_sgd_epoch``
     for one hidden layer and a small first layer, ``blocked_sgd_epoch`` for a
-    large first layer under plain SGD, and the general loop below for the rest.
+    large first layer under plain SGD, and ``general_sgd_epoch`` for the rest.
     """
-    large_first_layer = plan[0, FAN_IN] * plan[0, FAN_OUT] > LARGE_FIRST_LAYER
-    if plan.shape[0] == 2 and not large_first_layer:
+    loop = per_sample_loop(plan, momentum, weight_decay)
+    if loop == SHALLOW_LOOP:
         return shallow_sgd_epoch(params, velocity, plan, loss_code, X, Y, order, lr, schedule,
                                  p1, p2, step, epoch, momentum, nesterov, weight_decay, ws, total)
-    if plan.shape[0] >= 2 and large_first_layer and momentum == 0.0 and weight_decay == 0.0:
+    if loop == BLOCKED_LOOP:
         return blocked_sgd_epoch(params, velocity, plan, loss_code, X, Y, order, lr, schedule,
                                  p1, p2, step, epoch, momentum, nesterov, weight_decay, ws, total)
+    return general_sgd_epoch(params, velocity, plan, loss_code, X, Y, order, lr, schedule,
+                             p1, p2, step, epoch, momentum, nesterov, weight_decay, ws, total)
+
+
+@kernel
+def general_sgd_epoch(params, velocity, plan, loss_code, X, Y, order,
+                      lr, schedule, p1, p2, step, epoch, momentum, nesterov, weight_decay, ws, total):
+    """``sgd_epoch`` for any network and options: forward, backward and update fused per sample."""
     a, d, delta, z = ws[A], ws[D], ws[DELTA], ws[Z]
     # np.int64(...) rather than a literal: Numba compiles a callee once per
     # literal argument value, and compile time is start-up time.

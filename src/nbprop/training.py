@@ -396,9 +396,13 @@ def _kernel_runner(model, X, Y, options, batch):
     schedule, p1, p2 = options.schedule._kernel_args()
     nesterov = options.nesterov
 
+    # The loop sgd_epoch would choose, called directly: only it is compiled.
+    per_sample = (_kernels.shallow_sgd_epoch, _kernels.blocked_sgd_epoch, _kernels.general_sgd_epoch)[
+        _kernels.per_sample_loop(model._plan, momentum, decay)]
+
     def run(order, step, total):
         if batch == 1:
-            return _kernels.sgd_epoch(
+            return per_sample(
                 model._params, model._velocity, model._plan, model._loss_code, X, Y, order,
                 lr, schedule, p1, p2, step, model._epoch, momentum, nesterov, decay,
                 model._workspace, total)
