@@ -117,3 +117,22 @@ def test_both_per_sample_loops_match_reference(sizes, option):
     expected, losses = naive.train(start, *spec(net), X, Y, orders, 1, 0.01, **OPTIONS[option])
     np.testing.assert_allclose(net.params, expected, rtol=1e-8, atol=1e-10)
     np.testing.assert_allclose(hist.loss, losses, rtol=1e-8, atol=1e-10)
+
+
+@pytest.mark.parametrize("head", [("sigmoid", "bce"), ("softmax", "cross_entropy"), ("identity", "mse")])
+def test_batched_gradient_of_a_large_network_matches_reference(head):
+    # Above BATCHED_GRADIENT_WEIGHTS the gradient goes through matrix products
+    # (_kernels.batch_gradient), 64 samples a pass: 150 samples end on a short pass.
+    net, X, Y = make_case([70, 66, 4, 3], "elu", head, "float64", n=150)
+    net.params = net.params * 0.15  # 70 inputs: keep the units (and naive's logs) out of saturation
+    assert net._plan[-1, 3] > _kernels.BATCHED_GRADIENT_WEIGHTS
+    expected_loss, expected_grad = naive.loss_and_gradient(net.params, *spec(net), X, Y)
+    np.testing.assert_allclose(net.gradient(X, Y), expected_grad, rtol=1e-9, atol=1e-11)
+    np.testing.assert_allclose(net.loss(X, Y), expected_loss, rtol=1e-12)
+    start = net.params.astype(np.float64)
+    hist = net.fit(X, Y, epochs=2, lr=0.001, batch_size=40, seed=2, momentum=0.5)
+    rng = np.random.default_rng(2)
+    orders = [rng.permutation(len(X)) for _ in range(2)]
+    expected, losses = naive.train(start, *spec(net), X, Y, orders, 40, 0.001, momentum=0.5)
+    np.testing.assert_allclose(net.params, expected, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(hist.loss, losses, rtol=1e-8, atol=1e-10)

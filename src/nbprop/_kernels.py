@@ -357,6 +357,12 @@ def apply_gradient(params, velocity, grad, plan, lr, momentum, nesterov, weight_
     """One SGD step from an accumulated gradient; weight decay on weights only."""
     for layer in range(plan.shape[0]):
         fan_in, fan_out, w0, b0, i0, o0 = layer_offsets(plan, layer)
+        if momentum == 0.0:  # sgd_update without momentum, spelled out so that it vectorises
+            for k in range(w0, b0):
+                params[k] -= lr * (grad[k] + weight_decay * params[k])
+            for k in range(b0, b0 + fan_out):
+                params[k] -= lr * grad[k]
+            continue
         for k in range(w0, b0):
             g = grad[k] + weight_decay * params[k]
             params[k], velocity[k] = sgd_update(params[k], velocity[k], g, lr, momentum, nesterov)
@@ -461,6 +467,101 @@ def accumulate_gradient(params, plan, loss_code, X, Y, order, start, stop, grad,
         total += output_delta(plan, loss_code, Y, sample, scale, a, d, delta, z)
         backprop_gradient(params, plan, a, d, delta, grad)
     return total
+
+
+GRADIENT_BLOCK = 64  # samples per pass of batch_gradient
+
+
+@kernel
+def batch_gradient(params, plan, loss_code, X, Y, order, start, stop, grad, ws):
+    """``accumulate_gradient`` through matrix products, a block of samples at a time.
+
+    For a block of ``m`` samples each layer's forward pass is ``Z = A W^T + b``,
+    its weight gradient ``Delta^T A`` and the previous layer's delta
+    ``(Delta W) * f'``: three ``add_products`` that read each weight once per
+    block rather than once per sample.  The blocks' rows live in flat buffers,
+    sample ``b``'s units at ``b * n_units`` as in the workspace; the transposed
+    copies make every product's rows contiguous.
+    """
+    n_units = U(ws.shape[1])
+    block = U(GRADIENT_BLOCK)
+    widest = U(0)
+    for layer in range(plan.shape[0]):
+        widest = max(widest, U(plan[layer, FAN_IN]), U(plan[layer, FAN_OUT]))
+    one = cast_like(1.0, params[0])
+    pre = np.empty(block * n_units, dtype=ws.dtype)
+    act = np.empty(block * n_units, dtype=ws.dtype)
+    slope = np.empty(block * n_units, dtype=ws.dtype)
+    delta = np.empty(block * n_units, dtype=ws.dtype)
+    act_t = np.empty(widest * block, dtype=ws.dtype)
+    delta_t = np.empty(widest * block, dtype=ws.dtype)
+    weights_t = np.empty(widest * widest, dtype=ws.dtype)
+    scale = batch_scale(loss_code, stop - start, plan[plan.shape[0] - 1, FAN_OUT])
+    n_in = U(X.shape[1])
+    total = 0.0
+    for first in range(start, stop, GRADIENT_BLOCK):
+        m = U(min(GRADIENT_BLOCK, stop - first))
+        for b in range(m):
+            for i in range(n_in):
+                act[b * n_units + i] = X[U(order[first + b]), i]
+        for layer in range(plan.shape[0]):
+            fan_in, fan_out, w0, b0, i0, o0 = layer_offsets(plan, layer)
+            for b in range(m):
+                for j in range(fan_out):
+                    pre[b * n_units + o0 + j] = params[b0 + j]
+            add_products(act, i0, n_units, m, params, w0, fan_in, fan_out, fan_in, pre, o0, n_units, one)
+            code = plan[layer, ACT_CODE]
+            for b in range(m):
+                activate_layer(code, pre, act, slope, b * n_units + o0, fan_out)
+                if code == SOFTMAX:
+                    softmax_layer(pre, act, b * n_units + o0, fan_out)
+        for b in range(m):
+            row = b * n_units
+            total += output_delta(plan, loss_code, Y, U(order[first + b]), scale,
+                                  act[row:row + n_units], slope[row:row + n_units],
+                                  delta[row:row + n_units], pre[row:row + n_units])
+        for layer in range(plan.shape[0] - 1, -1, -1):
+            fan_in, fan_out, w0, b0, i0, o0 = layer_offsets(plan, layer)
+            for b in range(m):
+                for j in range(fan_out):
+                    delta_t[j * block + b] = delta[b * n_units + o0 + j]
+                for i in range(fan_in):
+                    act_t[i * block + b] = act[b * n_units + i0 + i]
+            add_products(delta_t, U(0), block, fan_out, act_t, U(0), block, fan_in, m, grad, w0, fan_in, one)
+            for j in range(fan_out):
+                g = grad[b0 + j]
+                for b in range(m):
+                    g += delta_t[j * block + b]
+                grad[b0 + j] = g
+            if layer > 0:  # the input layer needs no delta
+                for j in range(fan_out):
+                    for i in range(fan_in):
+                        weights_t[i * fan_out + j] = params[w0 + j * fan_in + i]
+                for b in range(m):
+                    for i in range(fan_in):
+                        delta[b * n_units + i0 + i] = 0.0
+                add_products(delta, o0, n_units, m, weights_t, U(0), fan_out, fan_in, fan_out,
+                             delta, i0, n_units, one)
+                for b in range(m):
+                    for i in range(fan_in):
+                        delta[b * n_units + i0 + i] *= slope[b * n_units + i0 + i]
+    return total
+
+
+# Networks with more weights than this take their batch gradients through
+# matrix products (batch_gradient); below it the per-sample sums are faster.
+BATCHED_GRADIENT_WEIGHTS = 4096
+
+
+@kernel
+def gradient_sum(params, plan, loss_code, X, Y, order, start, stop, grad, ws):
+    """Add the gradient over samples ``order[start:stop]`` into ``grad``; return the unscaled loss sum.
+
+    ``batch_gradient`` for large networks, ``accumulate_gradient`` for small ones.
+    """
+    if stop - start > 1 and plan[plan.shape[0] - 1, B_OFFSET] > BATCHED_GRADIENT_WEIGHTS:
+        return batch_gradient(params, plan, loss_code, X, Y, order, start, stop, grad, ws)
+    return accumulate_gradient(params, plan, loss_code, X, Y, order, start, stop, grad, ws)
 
 
 @kernel
@@ -682,7 +783,7 @@ def minibatch_epoch(params, velocity, grad, plan, loss_code, X, Y, order, batch_
     for start in range(0, n, batch_size):
         stop = min(start + batch_size, n)
         grad[:] = 0.0
-        total += accumulate_gradient(params, plan, loss_code, X, Y, order, start, stop, grad, ws)
+        total += gradient_sum(params, plan, loss_code, X, Y, order, start, stop, grad, ws)
         lr_t = cast_like(scheduled_lr(schedule, lr, p1, p2, step, epoch), lr)
         apply_gradient(params, velocity, grad, plan, lr_t, momentum, nesterov, weight_decay)
         step += 1

@@ -249,8 +249,8 @@ class MLP:
         X, Y = self._data(X, Y)
         grad = np.zeros(self.n_params, dtype=self.dtype)
         order = np.arange(X.shape[0], dtype=np.int64)
-        _kernels.accumulate_gradient(self._params, self._plan, self._loss_code, X, Y, order,
-                                     0, X.shape[0], grad, self._new_workspace())
+        _kernels.gradient_sum(self._params, self._plan, self._loss_code, X, Y, order,
+                              0, X.shape[0], grad, self._new_workspace())
         return grad
 
     # --------------------------------------------------------------- training
