@@ -28,7 +28,9 @@ denominator is at least 1); were it to, inf or NaN would come out and the
 divergence checks would report it.
 """
 
+import numpy as np
 from numba import njit
+from numba.extending import overload
 
 KERNEL_FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
 SCALAR_FASTMATH = {"contract", "arcp", "nsz"}
@@ -36,3 +38,22 @@ SCALAR_FASTMATH = {"contract", "arcp", "nsz"}
 kernel = njit(cache=True, nogil=True, fastmath=KERNEL_FASTMATH, error_model="numpy")
 scalar = njit(cache=True, nogil=True, fastmath=SCALAR_FASTMATH, error_model="numpy")
 dispatch = njit(cache=True, nogil=True, fastmath=SCALAR_FASTMATH, error_model="numpy", inline="always")
+
+U = np.uint64  # the type of every offset and loop counter in the kernels' inner loops
+
+
+def cast_like(value, reference):
+    """``value`` converted to the type of scalar ``reference`` (inside kernels only)."""
+    raise NotImplementedError("cast_like is only available inside compiled kernels")
+
+
+@overload(cast_like, inline="always")
+def _cast_like(value, reference):
+    # Python float literals are float64 in Numba; casting keeps float32
+    # kernels in float32 so their loops vectorise twice as wide.
+    target = reference
+
+    def impl(value, reference):
+        return target(value)
+
+    return impl

@@ -42,10 +42,10 @@ How it is kept fast (issue 3), each rule measured:
 import math
 
 import numpy as np
-from numba.extending import overload
 
-from ._jit import kernel
+from ._jit import U, cast_like, kernel
 from ._layout import ACT_CODE, B_OFFSET, FAN_IN, FAN_OUT, IN_OFFSET, OUT_OFFSET, W_OFFSET
+from ._matmul import add_outer_products, add_products
 from .activations import SOFTMAX, activate, activate_layer
 from .losses import CROSS_ENTROPY, batch_scale, output_unit
 from .optim import CONSTANT, scheduled_lr, sgd_update
@@ -55,26 +55,6 @@ D = 1
 DELTA = 2
 Z = 3
 N_WORKSPACE_ROWS = 4
-
-U = np.uint64  # the type of every offset and loop counter in the inner loops
-
-
-def cast_like(value, reference):
-    """``value`` converted to the type of scalar ``reference`` (inside kernels only)."""
-    raise NotImplementedError("cast_like is only available inside compiled kernels")
-
-
-@overload(cast_like, inline="always")
-def _cast_like(value, reference):
-    # Python float literals are float64 in Numba; casting keeps float32
-    # kernels in float32 so their loops vectorise twice as wide.
-    target = reference
-
-    def impl(value, reference):
-        return target(value)
-
-    return impl
-
 
 @kernel
 def layer_offsets(plan, layer):
@@ -165,70 +145,6 @@ def output_delta(plan, loss_code, Y, sample, scale, a, d, delta, z):
         loss += value
         delta[o0 + k] = scale * slope
     return loss
-
-
-# ------------------------------------------------------- matrix products
-
-@kernel
-def dot_tile(A, a0, a1, a2, a3, B, b0, b1, b2, b3, k):
-    """The 16 dot products ``A[a_r : a_r + k] . B[b_c : b_c + k]``, row-major ``(r, c)``.
-
-    Each of the 8 vectors is read once for 16 multiply-adds, so the loop is
-    bound by arithmetic, not by loads; LLVM keeps the 16 sums in vector
-    registers along ``k``.
-    """
-    s00 = s01 = s02 = s03 = s10 = s11 = s12 = s13 = cast_like(0.0, A[0])
-    s20 = s21 = s22 = s23 = s30 = s31 = s32 = s33 = cast_like(0.0, A[0])
-    for p in range(k):
-        y0, y1, y2, y3 = B[b0 + p], B[b1 + p], B[b2 + p], B[b3 + p]
-        x = A[a0 + p]
-        s00 += x * y0
-        s01 += x * y1
-        s02 += x * y2
-        s03 += x * y3
-        x = A[a1 + p]
-        s10 += x * y0
-        s11 += x * y1
-        s12 += x * y2
-        s13 += x * y3
-        x = A[a2 + p]
-        s20 += x * y0
-        s21 += x * y1
-        s22 += x * y2
-        s23 += x * y3
-        x = A[a3 + p]
-        s30 += x * y0
-        s31 += x * y1
-        s32 += x * y2
-        s33 += x * y3
-    return (s00, s01, s02, s03, s10, s11, s12, s13, s20, s21, s22, s23, s30, s31, s32, s33)
-
-
-@kernel
-def add_products(A, a_start, a_stride, m, B, b_start, b_stride, n, k, C, c_start, c_stride, sign):
-    """``C[r, c] += sign * (A[r] . B[c])`` for ``r < m``, ``c < n``: ``C += sign A B^T``.
-
-    Rows of ``A``, ``B`` and ``C`` start at ``start + row * stride`` in the flat
-    arrays; each row of ``A`` and ``B`` has ``k`` elements.  Four rows of each
-    go through ``dot_tile`` at once; at the edges the last row stands in for
-    the missing ones and only real entries are written.
-    """
-    last_r, last_c = m - U(1), n - U(1)
-    for r in range(U(0), m, U(4)):
-        a0 = a_start + r * a_stride
-        a1 = a_start + min(r + U(1), last_r) * a_stride
-        a2 = a_start + min(r + U(2), last_r) * a_stride
-        a3 = a_start + min(r + U(3), last_r) * a_stride
-        for c in range(U(0), n, U(4)):
-            b0 = b_start + c * b_stride
-            b1 = b_start + min(c + U(1), last_c) * b_stride
-            b2 = b_start + min(c + U(2), last_c) * b_stride
-            b3 = b_start + min(c + U(3), last_c) * b_stride
-            sums = dot_tile(A, a0, a1, a2, a3, B, b0, b1, b2, b3, k)
-            for q in range(16):
-                row, col = r + U(q // 4), c + U(q % 4)
-                if row < m and col < n:
-                    C[c_start + row * c_stride + col] += sign * sums[q]
 
 
 # ---------------------------------------------------------------- backward
@@ -480,22 +396,17 @@ def batch_gradient(params, plan, loss_code, X, Y, order, start, stop, grad, ws):
     its weight gradient ``Delta^T A`` and the previous layer's delta
     ``(Delta W) * f'``: three ``add_products`` that read each weight once per
     block rather than once per sample.  The blocks' rows live in flat buffers,
-    sample ``b``'s units at ``b * n_units`` as in the workspace; the transposed
-    copies make every product's rows contiguous.
+    sample ``b``'s units at ``b * n_units`` as in the workspace; the two
+    backward products sum over short ranges (the block's samples, a layer's
+    outputs) and take the outer-product form.
     """
     n_units = U(ws.shape[1])
     block = U(GRADIENT_BLOCK)
-    widest = U(0)
-    for layer in range(plan.shape[0]):
-        widest = max(widest, U(plan[layer, FAN_IN]), U(plan[layer, FAN_OUT]))
     one = cast_like(1.0, params[0])
     pre = np.empty(block * n_units, dtype=ws.dtype)
     act = np.empty(block * n_units, dtype=ws.dtype)
     slope = np.empty(block * n_units, dtype=ws.dtype)
     delta = np.empty(block * n_units, dtype=ws.dtype)
-    act_t = np.empty(widest * block, dtype=ws.dtype)
-    delta_t = np.empty(widest * block, dtype=ws.dtype)
-    weights_t = np.empty(widest * widest, dtype=ws.dtype)
     scale = batch_scale(loss_code, stop - start, plan[plan.shape[0] - 1, FAN_OUT])
     n_in = U(X.shape[1])
     total = 0.0
@@ -522,26 +433,20 @@ def batch_gradient(params, plan, loss_code, X, Y, order, start, stop, grad, ws):
                                   delta[row:row + n_units], pre[row:row + n_units])
         for layer in range(plan.shape[0] - 1, -1, -1):
             fan_in, fan_out, w0, b0, i0, o0 = layer_offsets(plan, layer)
-            for b in range(m):
-                for j in range(fan_out):
-                    delta_t[j * block + b] = delta[b * n_units + o0 + j]
-                for i in range(fan_in):
-                    act_t[i * block + b] = act[b * n_units + i0 + i]
-            add_products(delta_t, U(0), block, fan_out, act_t, U(0), block, fan_in, m, grad, w0, fan_in, one)
+            # dL/dW += Delta^T A: rows j of W, a term per sample of the block
+            add_outer_products(delta, o0, U(1), n_units, fan_out, act, i0, n_units, fan_in, m,
+                               grad, w0, fan_in, one)
             for j in range(fan_out):
                 g = grad[b0 + j]
                 for b in range(m):
-                    g += delta_t[j * block + b]
+                    g += delta[b * n_units + o0 + j]
                 grad[b0 + j] = g
-            if layer > 0:  # the input layer needs no delta
-                for j in range(fan_out):
-                    for i in range(fan_in):
-                        weights_t[i * fan_out + j] = params[w0 + j * fan_in + i]
+            if layer > 0:  # the previous layer's delta, (Delta W) * f': the input layer needs none
                 for b in range(m):
                     for i in range(fan_in):
                         delta[b * n_units + i0 + i] = 0.0
-                add_products(delta, o0, n_units, m, weights_t, U(0), fan_out, fan_in, fan_out,
-                             delta, i0, n_units, one)
+                add_outer_products(delta, o0, n_units, U(1), m, params, w0, fan_in, fan_in, fan_out,
+                                   delta, i0, n_units, one)
                 for b in range(m):
                     for i in range(fan_in):
                         delta[b * n_units + i0 + i] *= slope[b * n_units + i0 + i]
@@ -670,11 +575,9 @@ def blocked_sgd_epoch(params, velocity, plan, loss_code, X, Y, order,
     one = cast_like(1.0, params[0])
     block = U(SAMPLE_BLOCK if n_in >= U(SMALL_BLOCK_BELOW) else SAMPLE_BLOCK // 2)
     inputs = np.empty(block * n_in, dtype=ws.dtype)  # the block's samples, one per row
-    inputs_t = np.empty(n_in * block, dtype=ws.dtype)  # the same, one input per row
     pre = np.empty(block * n_hidden, dtype=ws.dtype)  # W x_t + b, W as at the block's start
     gram = np.empty(block * block, dtype=ws.dtype)  # x_s . x_t + 1
     steps = np.empty(block * n_hidden, dtype=ws.dtype)  # u_t = lr_t delta_t, one row per sample
-    steps_t = np.empty(n_hidden * block, dtype=ws.dtype)
     n = U(order.shape[0])
     for start in range(U(0), n, block):
         m = min(block, n - start)
@@ -682,7 +585,6 @@ def blocked_sgd_epoch(params, velocity, plan, loss_code, X, Y, order,
             row = U(order[start + t])
             for i in range(n_in):
                 inputs[t * n_in + i] = X[row, i]
-                inputs_t[i * block + t] = X[row, i]
             for j in range(n_hidden):
                 pre[t * n_hidden + j] = params[b0 + j]
             for s in range(m):
@@ -706,12 +608,10 @@ def blocked_sgd_epoch(params, velocity, plan, loss_code, X, Y, order,
             backprop_sgd(params, velocity, plan, a, d, delta, z, lr_t, momentum, nesterov,
                          weight_decay, X, np.int64(-1), np.int64(1))
             for j in range(n_hidden):
-                u = lr_t * delta[h0 + j]
-                steps[t * n_hidden + j] = u
-                steps_t[j * block + t] = u
+                steps[t * n_hidden + j] = lr_t * delta[h0 + j]
             step += 1
-        add_products(steps_t, U(0), block, n_hidden, inputs_t, U(0), block, n_in, m,
-                     params, w0, n_in, -one)
+        add_outer_products(steps, U(0), U(1), n_hidden, n_hidden, inputs, U(0), n_in, n_in, m,
+                           params, w0, n_in, -one)
         for t in range(m):
             for j in range(n_hidden):
                 params[b0 + j] -= steps[t * n_hidden + j]

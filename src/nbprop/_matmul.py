@@ -1,0 +1,219 @@
+"""Register-tiled matrix products for the kernels, in two forms.
+
+* ``add_products`` (``C += sign A B^T``, rows of ``A`` and ``B`` dotted):
+  for long sums, such as a layer's pre-activations over its inputs.  Each
+  ``dot_tile`` keeps 16 running sums in vector registers along the rows.
+* ``add_outer_products`` (``C += alpha A^T B`` as a sum of outer products):
+  for short sums, such as a weight gradient over the 32 samples of a batch,
+  where the dot form would spend its time adding up the vectors at the end.
+  Each ``outer_tile`` keeps a 4 x 16 block of ``C`` (4 x 32 in float32) in
+  vector registers over the whole sum.  LLVM cannot vectorise that loop
+  from Python source (the vectors run across the inner loop), so
+  ``outer_tile`` writes its loop in LLVM IR with explicit 256-bit vectors:
+  the width LLVM itself prefers on x86, and on narrower machines LLVM splits
+  them.
+
+All offsets and strides are unsigned (``U``) element counts into flat arrays.
+"""
+
+import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+from ._jit import U, cast_like, kernel
+
+# ------------------------------------------------------------- dot form
+
+@kernel
+def dot_tile(A, a0, a1, a2, a3, B, b0, b1, b2, b3, k):
+    """The 16 dot products ``A[a_r : a_r + k] . B[b_c : b_c + k]``, row-major ``(r, c)``.
+
+    Each of the 8 vectors is read once for 16 multiply-adds, so the loop is
+    bound by arithmetic, not by loads; LLVM keeps the 16 sums in vector
+    registers along ``k``.
+    """
+    s00 = s01 = s02 = s03 = s10 = s11 = s12 = s13 = cast_like(0.0, A[0])
+    s20 = s21 = s22 = s23 = s30 = s31 = s32 = s33 = cast_like(0.0, A[0])
+    for p in range(k):
+        y0, y1, y2, y3 = B[b0 + p], B[b1 + p], B[b2 + p], B[b3 + p]
+        x = A[a0 + p]
+        s00 += x * y0
+        s01 += x * y1
+        s02 += x * y2
+        s03 += x * y3
+        x = A[a1 + p]
+        s10 += x * y0
+        s11 += x * y1
+        s12 += x * y2
+        s13 += x * y3
+        x = A[a2 + p]
+        s20 += x * y0
+        s21 += x * y1
+        s22 += x * y2
+        s23 += x * y3
+        x = A[a3 + p]
+        s30 += x * y0
+        s31 += x * y1
+        s32 += x * y2
+        s33 += x * y3
+    return (s00, s01, s02, s03, s10, s11, s12, s13, s20, s21, s22, s23, s30, s31, s32, s33)
+
+
+@kernel
+def add_products(A, a_start, a_stride, m, B, b_start, b_stride, n, k, C, c_start, c_stride, sign):
+    """``C[r, c] += sign * (A[r] . B[c])`` for ``r < m``, ``c < n``: ``C += sign A B^T``.
+
+    Rows of ``A``, ``B`` and ``C`` start at ``start + row * stride`` in the flat
+    arrays; each row of ``A`` and ``B`` has ``k`` elements.  Four rows of each
+    go through ``dot_tile`` at once; at the edges the last row stands in for
+    the missing ones and only real entries are written.
+    """
+    last_r, last_c = m - U(1), n - U(1)
+    for r in range(U(0), m, U(4)):
+        a0 = a_start + r * a_stride
+        a1 = a_start + min(r + U(1), last_r) * a_stride
+        a2 = a_start + min(r + U(2), last_r) * a_stride
+        a3 = a_start + min(r + U(3), last_r) * a_stride
+        for c in range(U(0), n, U(4)):
+            b0 = b_start + c * b_stride
+            b1 = b_start + min(c + U(1), last_c) * b_stride
+            b2 = b_start + min(c + U(2), last_c) * b_stride
+            b3 = b_start + min(c + U(3), last_c) * b_stride
+            sums = dot_tile(A, a0, a1, a2, a3, B, b0, b1, b2, b3, k)
+            for q in range(16):
+                row, col = r + U(q // 4), c + U(q % 4)
+                if row < m and col < n:
+                    C[c_start + row * c_stride + col] += sign * sums[q]
+
+
+# ----------------------------------------------------------- outer form
+
+TILE_ROWS = 4
+TILE_VECTORS = 4  # vectors of 256 bits per tile row
+VECTOR_BYTES = 32
+
+
+def tile_columns(dtype):
+    """Columns of an ``outer_tile``: 16 in float64, 32 in float32."""
+    return TILE_VECTORS * VECTOR_BYTES // np.dtype(dtype).itemsize
+
+
+@intrinsic
+def outer_tile(typingctx, A, a0, a_row, a_step, B, b0, b_step, k, C, c0, c_stride, rows, alpha):
+    """``C[c0 + r c_stride + c] += alpha sum_p A[a0 + r a_row + p a_step] B[b0 + p b_step + c]``.
+
+    For ``r < rows`` (at most 4) and ``c`` below ``tile_columns``: a 4-row
+    block of ``C`` held in 16 vector registers while ``p`` runs over the
+    ``k`` terms; each term is 4 vector loads of ``B``, 4 broadcasts of ``A``
+    and 16 fused multiply-adds.  Rows past ``rows`` repeat the last real row
+    and are never stored.
+    """
+    dtype = A.dtype
+    sig = types.void(A, a0, a_row, a_step, B, b0, b_step, k, C, c0, c_stride, rows, alpha)
+
+    def codegen(context, builder, signature, args):
+        index_args = (1, 2, 3, 5, 6, 7, 9, 10, 11)
+        a0, a_row, a_step, b0, b_step, k, c0, c_stride, rows = [
+            context.cast(builder, args[i], signature.args[i], types.uint64) for i in index_args]
+        alpha = context.cast(builder, args[12], signature.args[12], dtype)
+        a_ptr, b_ptr, c_ptr = [context.make_array(signature.args[i])(context, builder, args[i]).data
+                               for i in (0, 4, 8)]
+        scalar = context.get_value_type(dtype)
+        lanes = VECTOR_BYTES // (dtype.bitwidth // 8)
+        vector = ir.VectorType(scalar, lanes)
+        i64, i32 = ir.IntType(64), ir.IntType(32)
+        align = dtype.bitwidth // 8
+        fma = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(vector, [vector] * 3), f"llvm.fma.v{lanes}f{dtype.bitwidth}")
+        undefined = ir.Constant(vector, ir.Undefined)
+        broadcast_mask = ir.Constant(ir.VectorType(i32, lanes), [0] * lanes)
+
+        def constant(value):
+            return ir.Constant(i64, value)
+
+        def broadcast(value):
+            first = builder.insert_element(undefined, value, ir.Constant(i32, 0))
+            return builder.shuffle_vector(first, undefined, broadcast_mask)
+
+        def vector_at(pointer, offset):
+            address = builder.bitcast(builder.gep(pointer, [offset]), vector.as_pointer())
+            return address
+
+        last_row = builder.sub(rows, constant(1))
+        row_offsets = [builder.mul(builder.select(builder.icmp_unsigned("<", constant(r), rows),
+                                                  constant(r), last_row), a_row)
+                       for r in range(TILE_ROWS)]
+        entry = builder.block
+        loop = builder.append_basic_block("outer.loop")
+        body = builder.append_basic_block("outer.body")
+        done = builder.append_basic_block("outer.done")
+        builder.branch(loop)
+
+        builder.position_at_end(loop)
+        p = builder.phi(i64)
+        p.add_incoming(constant(0), entry)
+        sums = []
+        for _ in range(TILE_ROWS * TILE_VECTORS):
+            sums.append(builder.phi(vector))
+            sums[-1].add_incoming(ir.Constant(vector, [ir.Constant(scalar, 0.0)] * lanes), entry)
+        builder.cbranch(builder.icmp_unsigned("<", p, k), body, done)
+
+        builder.position_at_end(body)
+        b_start = builder.add(b0, builder.mul(p, b_step))
+        b_vectors = [builder.load(vector_at(b_ptr, builder.add(b_start, constant(v * lanes))), align=align)
+                     for v in range(TILE_VECTORS)]
+        a_start = builder.add(a0, builder.mul(p, a_step))
+        updated = []
+        for r in range(TILE_ROWS):
+            a_value = broadcast(builder.load(builder.gep(a_ptr, [builder.add(a_start, row_offsets[r])])))
+            for v in range(TILE_VECTORS):
+                updated.append(builder.call(fma, [a_value, b_vectors[v], sums[r * TILE_VECTORS + v]]))
+        p.add_incoming(builder.add(p, constant(1)), builder.block)
+        for phi, value in zip(sums, updated):
+            phi.add_incoming(value, builder.block)
+        builder.branch(loop)
+
+        builder.position_at_end(done)
+        alphas = broadcast(alpha)
+        for r in range(TILE_ROWS):
+            store = builder.append_basic_block(f"outer.store{r}")
+            after = builder.append_basic_block(f"outer.after{r}")
+            builder.cbranch(builder.icmp_unsigned("<", constant(r), rows), store, after)
+            builder.position_at_end(store)
+            c_start = builder.add(c0, builder.mul(constant(r), c_stride))
+            for v in range(TILE_VECTORS):
+                address = vector_at(c_ptr, builder.add(c_start, constant(v * lanes)))
+                old = builder.load(address, align=align)
+                builder.store(builder.call(fma, [alphas, sums[r * TILE_VECTORS + v], old]), address,
+                              align=align)
+            builder.branch(after)
+            builder.position_at_end(after)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@kernel
+def add_outer_products(A, a_start, a_row, a_step, m, B, b_start, b_step, n, k, C, c_start, c_stride,
+                       alpha):
+    """``C[r, c] += alpha sum_p A[a_start + r a_row + p a_step] B[b_start + p b_step + c]``.
+
+    For ``r < m``, ``c < n``, ``p < k``; row ``r`` of ``C`` starts at
+    ``c_start + r c_stride``.  Full tiles of ``tile_columns`` columns go
+    through ``outer_tile``; the last few columns are summed one by one.
+    """
+    width = U(TILE_VECTORS * VECTOR_BYTES // C.itemsize)
+    full = n - n % width
+    for r in range(U(0), m, U(TILE_ROWS)):
+        rows = min(U(TILE_ROWS), m - r)
+        for c in range(U(0), full, width):
+            outer_tile(A, a_start + r * a_row, a_row, a_step, B, b_start + c, b_step, k,
+                       C, c_start + r * c_stride + c, c_stride, rows, alpha)
+        for q in range(rows):
+            for c in range(full, n):
+                total = cast_like(0.0, C[0])
+                for p in range(k):
+                    total += A[a_start + (r + q) * a_row + p * a_step] * B[b_start + p * b_step + c]
+                C[c_start + (r + q) * c_stride + c] += alpha * total
