@@ -71,16 +71,18 @@ def add_products(A, a_start, a_stride, m, B, b_start, b_stride, n, k, C, c_start
     the missing ones and only real entries are written.
     """
     last_r, last_c = m - U(1), n - U(1)
-    for r in range(U(0), m, U(4)):
-        a0 = a_start + r * a_stride
-        a1 = a_start + min(r + U(1), last_r) * a_stride
-        a2 = a_start + min(r + U(2), last_r) * a_stride
-        a3 = a_start + min(r + U(3), last_r) * a_stride
-        for c in range(U(0), n, U(4)):
-            b0 = b_start + c * b_stride
-            b1 = b_start + min(c + U(1), last_c) * b_stride
-            b2 = b_start + min(c + U(2), last_c) * b_stride
-            b3 = b_start + min(c + U(3), last_c) * b_stride
+    # Four rows of B (a layer's weights, usually the larger operand) stay in L1
+    # while every row of A passes by.
+    for c in range(U(0), n, U(4)):
+        b0 = b_start + c * b_stride
+        b1 = b_start + min(c + U(1), last_c) * b_stride
+        b2 = b_start + min(c + U(2), last_c) * b_stride
+        b3 = b_start + min(c + U(3), last_c) * b_stride
+        for r in range(U(0), m, U(4)):
+            a0 = a_start + r * a_stride
+            a1 = a_start + min(r + U(1), last_r) * a_stride
+            a2 = a_start + min(r + U(2), last_r) * a_stride
+            a3 = a_start + min(r + U(3), last_r) * a_stride
             sums = dot_tile(A, a0, a1, a2, a3, B, b0, b1, b2, b3, k)
             for q in range(16):
                 row, col = r + U(q // 4), c + U(q % 4)
