@@ -97,24 +97,18 @@ TILE_VECTORS = 4  # vectors of 256 bits per tile row
 VECTOR_BYTES = 32
 
 
-def tile_columns(dtype):
-    """Columns of an ``outer_tile``: 16 in float64, 32 in float32."""
-    return TILE_VECTORS * VECTOR_BYTES // np.dtype(dtype).itemsize
+def _outer_tile(vectors):
+    """The ``outer_tile`` intrinsic with ``vectors`` vectors per row (4, or 1 for the edge)."""
+
+    def outer_tile(typingctx, A, a0, a_row, a_step, B, b0, b_step, k, C, c0, c_stride, rows, alpha):
+        dtype = A.dtype
+        sig = types.void(A, a0, a_row, a_step, B, b0, b_step, k, C, c0, c_stride, rows, alpha)
+        return sig, _outer_tile_codegen(dtype, vectors)
+
+    return intrinsic(outer_tile)
 
 
-@intrinsic
-def outer_tile(typingctx, A, a0, a_row, a_step, B, b0, b_step, k, C, c0, c_stride, rows, alpha):
-    """``C[c0 + r c_stride + c] += alpha sum_p A[a0 + r a_row + p a_step] B[b0 + p b_step + c]``.
-
-    For ``r < rows`` (at most 4) and ``c`` below ``tile_columns``: a 4-row
-    block of ``C`` held in 16 vector registers while ``p`` runs over the
-    ``k`` terms; each term is 4 vector loads of ``B``, 4 broadcasts of ``A``
-    and 16 fused multiply-adds.  Rows past ``rows`` repeat the last real row
-    and are never stored.
-    """
-    dtype = A.dtype
-    sig = types.void(A, a0, a_row, a_step, B, b0, b_step, k, C, c0, c_stride, rows, alpha)
-
+def _outer_tile_codegen(dtype, vectors):
     def codegen(context, builder, signature, args):
         index_args = (1, 2, 3, 5, 6, 7, 9, 10, 11)
         a0, a_row, a_step, b0, b_step, k, c0, c_stride, rows = [
@@ -157,7 +151,7 @@ def outer_tile(typingctx, A, a0, a_row, a_step, B, b0, b_step, k, C, c0, c_strid
         p = builder.phi(i64)
         p.add_incoming(constant(0), entry)
         sums = []
-        for _ in range(TILE_ROWS * TILE_VECTORS):
+        for _ in range(TILE_ROWS * vectors):
             sums.append(builder.phi(vector))
             sums[-1].add_incoming(ir.Constant(vector, [ir.Constant(scalar, 0.0)] * lanes), entry)
         builder.cbranch(builder.icmp_unsigned("<", p, k), body, done)
@@ -165,13 +159,13 @@ def outer_tile(typingctx, A, a0, a_row, a_step, B, b0, b_step, k, C, c0, c_strid
         builder.position_at_end(body)
         b_start = builder.add(b0, builder.mul(p, b_step))
         b_vectors = [builder.load(vector_at(b_ptr, builder.add(b_start, constant(v * lanes))), align=align)
-                     for v in range(TILE_VECTORS)]
+                     for v in range(vectors)]
         a_start = builder.add(a0, builder.mul(p, a_step))
         updated = []
         for r in range(TILE_ROWS):
             a_value = broadcast(builder.load(builder.gep(a_ptr, [builder.add(a_start, row_offsets[r])])))
-            for v in range(TILE_VECTORS):
-                updated.append(builder.call(fma, [a_value, b_vectors[v], sums[r * TILE_VECTORS + v]]))
+            for v in range(vectors):
+                updated.append(builder.call(fma, [a_value, b_vectors[v], sums[r * vectors + v]]))
         p.add_incoming(builder.add(p, constant(1)), builder.block)
         for phi, value in zip(sums, updated):
             phi.add_incoming(value, builder.block)
@@ -185,16 +179,33 @@ def outer_tile(typingctx, A, a0, a_row, a_step, B, b0, b_step, k, C, c0, c_strid
             builder.cbranch(builder.icmp_unsigned("<", constant(r), rows), store, after)
             builder.position_at_end(store)
             c_start = builder.add(c0, builder.mul(constant(r), c_stride))
-            for v in range(TILE_VECTORS):
+            for v in range(vectors):
                 address = vector_at(c_ptr, builder.add(c_start, constant(v * lanes)))
                 old = builder.load(address, align=align)
-                builder.store(builder.call(fma, [alphas, sums[r * TILE_VECTORS + v], old]), address,
+                builder.store(builder.call(fma, [alphas, sums[r * vectors + v], old]), address,
                               align=align)
             builder.branch(after)
             builder.position_at_end(after)
         return context.get_dummy_value()
 
-    return sig, codegen
+    return codegen
+
+
+outer_tile = _outer_tile(TILE_VECTORS)
+outer_tile.__doc__ = """``C[c0 + r c_stride + c] += alpha sum_p A[a0 + r a_row + p a_step] B[b0 + p b_step + c]``.
+
+For ``r < rows`` (at most 4) and ``c`` below ``tile_columns``: a 4-row block
+of ``C`` held in 16 vector registers while ``p`` runs over the ``k`` terms;
+each term is 4 vector loads of ``B``, 4 broadcasts of ``A`` and 16 fused
+multiply-adds.  Rows past ``rows`` repeat the last real row and are never
+stored.
+"""
+outer_tile_edge = _outer_tile(1)  # the same, one vector wide: the columns a full tile leaves
+
+
+def tile_columns(dtype):
+    """Columns of an ``outer_tile``: 16 in float64, 32 in float32."""
+    return TILE_VECTORS * VECTOR_BYTES // np.dtype(dtype).itemsize
 
 
 @kernel
@@ -204,17 +215,23 @@ def add_outer_products(A, a_start, a_row, a_step, m, B, b_start, b_step, n, k, C
 
     For ``r < m``, ``c < n``, ``p < k``; row ``r`` of ``C`` starts at
     ``c_start + r c_stride``.  Full tiles of ``tile_columns`` columns go
-    through ``outer_tile``; the last few columns are summed one by one.
+    through ``outer_tile``, the rest a vector at a time through
+    ``outer_tile_edge``, and the last few columns one by one.
     """
-    width = U(TILE_VECTORS * VECTOR_BYTES // C.itemsize)
+    lanes = U(VECTOR_BYTES // C.itemsize)
+    width = U(TILE_VECTORS) * lanes
     full = n - n % width
+    vectored = n - n % lanes
     for r in range(U(0), m, U(TILE_ROWS)):
         rows = min(U(TILE_ROWS), m - r)
         for c in range(U(0), full, width):
             outer_tile(A, a_start + r * a_row, a_row, a_step, B, b_start + c, b_step, k,
                        C, c_start + r * c_stride + c, c_stride, rows, alpha)
+        for c in range(full, vectored, lanes):
+            outer_tile_edge(A, a_start + r * a_row, a_row, a_step, B, b_start + c, b_step, k,
+                            C, c_start + r * c_stride + c, c_stride, rows, alpha)
         for q in range(rows):
-            for c in range(full, n):
+            for c in range(vectored, n):
                 total = cast_like(0.0, C[0])
                 for p in range(k):
                     total += A[a_start + (r + q) * a_row + p * a_step] * B[b_start + p * b_step + c]
