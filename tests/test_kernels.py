@@ -103,14 +103,19 @@ def test_full_batch_step_is_old_minus_lr_times_gradient(dtype):
     np.testing.assert_allclose(net.params, old - net.dtype.type(0.3) * grad, **TOL[dtype])
 
 
-@pytest.mark.parametrize("sizes", [[2, 6, 1], [65, 64, 2], [70, 70, 3]])
+@pytest.mark.parametrize("sizes", [[2, 6, 1], [3, 20, 2], [65, 64, 2], [70, 70, 3]])
 @pytest.mark.parametrize("option", sorted(OPTIONS))
 def test_both_per_sample_loops_match_reference(sizes, option, dtype):
-    # One-hidden-layer networks up to LARGE_FIRST_LAYER first-layer weights
-    # take shallow_sgd_epoch, larger ones the blocked or the general loop; all must be SGD.
+    # Each of the three per-sample loops must be SGD: shallow_sgd_epoch ([2, 6, 1]),
+    # blocked_sgd_epoch (the wide ones under plain SGD) and general_sgd_epoch.
     # [70, 70, 3]: the outer-product tiles' full, one-vector and one-by-one columns.
-    assert (sizes[0] * sizes[1] <= _kernels.LARGE_FIRST_LAYER) == (sizes[0] < 10)
+    plain = option == "plain"
+    wide = sizes[0] * sizes[1] > _kernels.LARGE_FIRST_LAYER
+    expected_loop = (_kernels.SHALLOW_LOOP if sizes[1] <= _kernels.SHALLOW_MAX_HIDDEN else
+                     _kernels.BLOCKED_LOOP if plain and wide else _kernels.GENERAL_LOOP)
     net, X, Y = make_case(sizes, "tanh", ("identity", "half_sse"), dtype, n=150)
+    assert _kernels.per_sample_loop(net._plan, OPTIONS[option].get("momentum", 0.0),
+                                    OPTIONS[option].get("weight_decay", 0.0)) == expected_loop
     net.params = net.params * 0.2
     lr = 0.01 if sizes[0] < 10 else 0.0005
     start = net.params.astype(np.float64)

@@ -289,10 +289,12 @@ def apply_gradient(params, velocity, grad, plan, lr, momentum, nesterov, weight_
 # ------------------------------------------------------------ entry points
 
 # Per-sample SGD on a network whose first layer has more weights than this
-# goes through blocked_sgd_epoch (plain SGD) or the general loop's look-ahead,
-# which read the largest matrix less often; below it, the matrix is in cache
-# and the shortest chain of operations per sample wins (shallow_sgd_epoch).
+# goes through blocked_sgd_epoch (plain SGD), which reads the largest matrix a
+# block of samples at a time.  One hidden layer of at most SHALLOW_MAX_HIDDEN
+# units goes through shallow_sgd_epoch, whose short chain of operations per
+# sample wins on tiny networks; wider ones vectorise better in the general loop.
 LARGE_FIRST_LAYER = 4096
+SHALLOW_MAX_HIDDEN = 16
 # Samples per block of blocked_sgd_epoch: the block's inputs and steps stay in
 # L1/L2 while the first layer is swept; longer blocks cost more corrections.
 SAMPLE_BLOCK = 64
@@ -307,7 +309,7 @@ def per_sample_loop(plan, momentum, weight_decay):
     the loop it needs.
     """
     large_first_layer = plan[0, FAN_IN] * plan[0, FAN_OUT] > LARGE_FIRST_LAYER
-    if plan.shape[0] == 2 and not large_first_layer:
+    if plan.shape[0] == 2 and plan[0, FAN_OUT] <= SHALLOW_MAX_HIDDEN:
         return SHALLOW_LOOP
     if plan.shape[0] >= 2 and large_first_layer and momentum == 0.0 and weight_decay == 0.0:
         return BLOCKED_LOOP
@@ -508,34 +510,39 @@ def shallow_sgd_epoch(params, velocity, plan, loss_code, X, Y, order,
                 z[o0 + k] = acc
             else:  # the unit's delta straight from registers
                 ak, dk = activate(output_code, acc)
-                value, slope = output_unit(loss_code, acc, ak, dk, Y[sample, k], 0.0, 0.0)
+                # scale * (r f') as r (f' scale): the late factor r last.  (bce's
+                # slope uses no f', and its scale, like every loss's but mse's, is 1.)
+                value, slope = output_unit(loss_code, acc, ak, dk * scale, Y[sample, k], 0.0, 0.0)
                 total += value
-                delta[o0 + k] = scale * slope
-                last_delta = scale * slope
+                delta[o0 + k] = slope
+                last_delta = slope
         if loss_code == CROSS_ENTROPY:  # softmax output, a function of the whole layer
             softmax_layer(z, a, o0, n_out)
             total += output_delta(plan, loss_code, Y, sample, scale, a, d, delta, z)
             last_delta = delta[o0 + n_out - U(1)]
         lr_t = lr if schedule == CONSTANT else cast_like(scheduled_lr(schedule, lr, p1, p2, step, epoch), lr)
+        # Each product below is grouped so that the factors known early meet
+        # first and the late delta comes last: the chain from one sample's
+        # output to the next sample's input layer is what the loop waits on.
         for j in range(n_hidden):
-            aj = a[h0 + j]
-            back = zero  # sum_k W1[k, j] delta_k, each weight taken before its update
+            aj, slope_j = a[h0 + j], d[h0 + j]
+            rate_aj = lr_t * aj
+            dj = zero  # f'(z_j) sum_k W1[k, j] delta_k, each weight taken before its update
             for k in range(n_out):
                 weight = w1 + k * n_hidden + j
                 w = params[weight]
                 dk = last_delta if k == n_out - U(1) else delta[o0 + k]
-                back += w * dk
+                dj += (w * slope_j) * dk
                 if plain:
-                    params[weight] = w - lr_t * dk * aj
+                    params[weight] = w - rate_aj * dk
                 else:
                     params[weight], velocity[weight] = sgd_update(
                         w, velocity[weight], dk * aj + weight_decay * w, lr_t, momentum, nesterov)
-            dj = back * d[h0 + j]
             row = w0 + j * n_in
             for i in range(n_in):
                 w = params[row + i]
                 if plain:
-                    params[row + i] = w - lr_t * dj * X[sample, i]
+                    params[row + i] = w - (lr_t * X[sample, i]) * dj
                 else:
                     params[row + i], velocity[row + i] = sgd_update(
                         w, velocity[row + i], dj * X[sample, i] + weight_decay * w, lr_t, momentum, nesterov)
@@ -630,8 +637,8 @@ def sgd_epoch(params, velocity, plan, loss_code, X, Y, order,
     one call as long as every slice but the last is a multiple of
     ``SAMPLE_BLOCK`` samples long.
 
-    Three loops share the work, chosen by the network: ``shallow_sgd_epoch``
-    for one hidden layer and a small first layer, ``blocked_sgd_epoch`` for a
+    Three loops share the work, chosen by ``per_sample_loop``: ``shallow_sgd_epoch``
+    for one narrow hidden layer, ``blocked_sgd_epoch`` for a
     large first layer under plain SGD, and ``general_sgd_epoch`` for the rest.
     """
     loop = per_sample_loop(plan, momentum, weight_decay)
