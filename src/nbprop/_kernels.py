@@ -17,6 +17,26 @@ output unit (``losses.output_unit``); each earlier layer's delta is
 gradient of ``W[j, i]`` is ``delta[j] * a_prev[i]`` and of ``b[j]`` is
 ``delta[j]``; every step is ``optim.sgd_update``.
 
+Which loop trains what:
+
+==========================  ==============================================
+``shallow_sgd_epoch``       per-sample SGD, one hidden layer of at most 16
+                            units: the chain of dependent operations from
+                            one sample to the next kept short
+``blocked_sgd_epoch``       per-sample SGD (plain) with a first layer of
+                            more than 4096 weights: its updates applied 64
+                            samples at a time by matrix products
+``general_sgd_epoch``       every other per-sample SGD (any depth,
+                            momentum, weight decay)
+``minibatch_epoch``         batches; large networks' gradients by matrix
+                            products (``batch_gradient``), small ones'
+                            per sample (``accumulate_gradient``)
+``predict``                 blocks of 64 samples, a matrix product per layer
+==========================  ==============================================
+
+``sgd_epoch`` chooses among the first three (``per_sample_loop``); ``MLP.fit``
+calls the chosen one directly, so only it is compiled.
+
 How it is kept fast (issue 3), each rule measured:
 
 * Nothing called once per unit or per parameter takes an array argument.
@@ -24,19 +44,23 @@ How it is kept fast (issue 3), each rule measured:
   to a compiled function (atomic operations, ~20 cycles each); at a few per
   unit they cost more than the arithmetic.  The row loops are therefore
   written out in the kernels, and the helpers they call (activation, loss,
-  update rule) take scalars.
+  update rule) take scalars; the choice of activation and loss is inlined
+  (``_jit.dispatch``) rather than called.
 * Array offsets and loop counters are unsigned (``U``): Numba wraps negative
   indices, and with a signed index like ``row + i`` that LLVM cannot prove
   non-negative, it vectorises the loads as gathers, five times slower.
 * Inner loops run over contiguous weight rows with their branches hoisted
   out, so LLVM vectorises them; ``fastmath`` lets it reassociate sums and
   fuse multiply-adds, but not assume away NaN or inf (divergence must stay
-  visible).
-* The fused per-sample update sweeps each weight row once: the row feeds the
-  previous layer's delta, is updated, and (first layer) gives the next
-  sample's pre-activation while it is still in cache, so the largest matrix
-  is read from memory once per sample instead of twice.
-* Nothing is allocated per sample; float32 models compute in float32.
+  visible), and NumPy's error model keeps division checks out of the loops.
+* Batched work goes through the register-tiled products of ``_matmul.py``,
+  which read each weight once per block of samples at 30-50 GFLOP/s.
+* The general per-sample update sweeps each weight row once: the row feeds
+  the previous layer's delta, is updated, and (first layer) gives the next
+  sample's pre-activation while it is still in cache.
+* Nothing is allocated per sample: the blocked and batched loops allocate
+  their block buffers (64 samples' units) once per call; float32 models
+  compute in float32.
 """
 
 import math
