@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from peers import NETS, init_params, make_data, unflatten  # noqa: E402
+from peers import NETS, init_params, make_data, torch_network, unflatten  # noqa: E402
 
 LR = 2.0**-7
 TOLERANCE = {"float64": 1e-9, "float32": 1e-3}  # relative, as in peers.py
@@ -115,25 +115,7 @@ def run_nbprop(net, params0, X, Y, batch, repeats):
 def run_torch(net, params0, X, Y, batch, repeats):
     import torch
 
-    dtype = {"float64": torch.float64, "float32": torch.float32}[X.dtype.name]
-    acts = {"identity": torch.nn.Identity, "sigmoid": torch.nn.Sigmoid, "tanh": torch.nn.Tanh}
-    modules, linears = [], []
-    for l, (fi, fo) in enumerate(zip(net.sizes[:-1], net.sizes[1:])):
-        linear = torch.nn.Linear(fi, fo, dtype=dtype)
-        linears.append(linear)
-        modules += [linear, acts[net.output if l == len(net.sizes) - 2 else net.hidden]()]
-    model = torch.nn.Sequential(*modules)
-
-    def load(flat):
-        with torch.no_grad():
-            for linear, (W, b) in zip(linears, unflatten(np.asarray(flat, X.dtype), net)):
-                linear.weight.copy_(torch.from_numpy(np.ascontiguousarray(W)))
-                linear.bias.copy_(torch.from_numpy(np.ascontiguousarray(b)))
-
-    def flat():
-        return np.concatenate([np.concatenate([l.weight.detach().numpy().ravel(),
-                                               l.bias.detach().numpy()]) for l in linears])
-
+    model, load, flat = torch_network(net, X.dtype)
     Xt, Yt = torch.from_numpy(X), torch.from_numpy(Y)
     optimizer = torch.optim.SGD(model.parameters(), lr=LR)
 
@@ -158,7 +140,7 @@ def run_torch(net, params0, X, Y, batch, repeats):
         with torch.no_grad():
             out = model(torch.from_numpy(Xc)).numpy()
         epoch(torch.from_numpy(Xc), torch.from_numpy(Yc))
-        return out, flat().astype(np.float64)
+        return out, flat()
 
     started = time.perf_counter()
     load(params0)

@@ -483,6 +483,37 @@ def run_jax(net, params0, X, Y, lr, repeats):
 TORCH_THREADS = 1  # set from --torch-threads
 
 
+def torch_network(net, dtype):
+    """``(model, load, flat_params)``: ``net`` as a ``torch.nn.Sequential`` of ``dtype``.
+
+    ``load(flat)`` copies nbprop-layout parameters in; ``flat_params()``
+    returns the model's parameters in that layout, as float64.
+    """
+    import torch
+
+    tdtype = {"float64": torch.float64, "float32": torch.float32}[np.dtype(dtype).name]
+    acts_by_name = {"identity": torch.nn.Identity, "sigmoid": torch.nn.Sigmoid, "tanh": torch.nn.Tanh}
+    modules, linears = [], []
+    for l, (fi, fo) in enumerate(zip(net.sizes[:-1], net.sizes[1:])):
+        lin = torch.nn.Linear(fi, fo, dtype=tdtype)
+        linears.append(lin)
+        last = l == len(net.sizes) - 2
+        modules += [lin, acts_by_name[net.output if last else net.hidden]()]
+
+    def load(flat):
+        with torch.no_grad():
+            for lin, (W, b) in zip(linears, unflatten(np.asarray(flat, dtype), net)):
+                lin.weight.copy_(torch.from_numpy(np.ascontiguousarray(W)))
+                lin.bias.copy_(torch.from_numpy(np.ascontiguousarray(b)))
+
+    def flat_params():
+        return np.concatenate([np.concatenate([lin.weight.detach().numpy().ravel(),
+                                               lin.bias.detach().numpy()])
+                               for lin in linears]).astype(np.float64)
+
+    return torch.nn.Sequential(*modules), load, flat_params
+
+
 def run_torch(net, params0, X, Y, lr, repeats):
     """PyTorch eager: per-sample forward, ``backward``, ``torch.optim.SGD.step``.
 
@@ -498,21 +529,7 @@ def run_torch(net, params0, X, Y, lr, repeats):
     except ImportError as e:
         raise PeerUnavailable(f"torch not installed ({e}); pip install torch==2.13.0") from e
     torch.set_num_threads(TORCH_THREADS)
-    tdtype = {"float64": torch.float64, "float32": torch.float32}[X.dtype.name]
-    acts_by_name = {"identity": torch.nn.Identity, "sigmoid": torch.nn.Sigmoid, "tanh": torch.nn.Tanh}
-    modules, linears = [], []
-    for l, (fi, fo) in enumerate(zip(net.sizes[:-1], net.sizes[1:])):
-        lin = torch.nn.Linear(fi, fo, dtype=tdtype)
-        linears.append(lin)
-        last = l == len(net.sizes) - 2
-        modules += [lin, acts_by_name[net.output if last else net.hidden]()]
-    model = torch.nn.Sequential(*modules)
-
-    def load(flat):
-        with torch.no_grad():
-            for lin, (W, b) in zip(linears, unflatten(np.asarray(flat, X.dtype), net)):
-                lin.weight.copy_(torch.from_numpy(np.ascontiguousarray(W)))
-                lin.bias.copy_(torch.from_numpy(np.ascontiguousarray(b)))
+    model, load, flat_params = torch_network(net, X.dtype)
 
     def epoch(rows):
         opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.0)
@@ -535,9 +552,7 @@ def run_torch(net, params0, X, Y, lr, repeats):
         load(params0)
         with clock.epoch():
             total = epoch(rows)
-    flat = np.concatenate([np.concatenate([lin.weight.detach().numpy().ravel(),
-                                           lin.bias.detach().numpy()]) for lin in linears])
-    return RunResult(flat.astype(np.float64), total, clock.wall, warm, cores=clock.cores,
+    return RunResult(flat_params(), total, clock.wall, warm, cores=clock.cores,
                      note=f"{TORCH_THREADS} thread(s); compile = 8-sample warm-up")
 
 
