@@ -146,3 +146,24 @@ def test_batched_gradient_of_a_large_network_matches_reference(head, dtype):
     tol = dict(rtol=1e-8, atol=1e-10) if dtype == "float64" else dict(rtol=2e-3, atol=2e-4)
     np.testing.assert_allclose(net.params, expected, **tol)
     np.testing.assert_allclose(hist.loss, losses, **tol)
+
+
+@pytest.mark.parametrize("sizes", [[300, 15, 1], [4100, 1, 1], [65, 65, 65, 3], [129, 33, 7]])
+@pytest.mark.parametrize("batch_size", [1, 7, None])
+def test_matrix_product_edges_match_reference(sizes, batch_size, dtype):
+    # Shapes whose rows, columns and blocks are no multiple of the 4 x 4 dot
+    # tiles or the 4 x 16 (4 x 32 in float32) outer-product tiles, through
+    # every loop that uses them: blocked per-sample SGD, batched gradients, predict.
+    net, X, Y = make_case(sizes, "tanh", ("identity", "half_sse"), dtype, n=133)
+    net.params = net.params * (0.5 / np.sqrt(max(sizes)))
+    start = net.params.astype(np.float64)
+    hist = net.fit(X, Y, epochs=2, lr=0.002, batch_size=batch_size, seed=3)
+    rng = np.random.default_rng(3)
+    orders = [rng.permutation(len(X)) for _ in range(2)]
+    expected, losses = naive.train(start, *spec(net), X, Y, orders, batch_size, 0.002)
+    update = np.abs(expected - start).max()
+    tol = TOL[dtype]["rtol"]
+    assert np.abs(net.params - expected).max() <= tol * update
+    np.testing.assert_allclose(hist.loss, losses, rtol=tol)
+    np.testing.assert_allclose(net.predict(X), naive.predict(net.params.astype(np.float64), net.sizes,
+                                                             net.activations, X), **TOL[dtype])
