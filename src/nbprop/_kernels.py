@@ -519,17 +519,22 @@ def shallow_sgd_epoch(params, velocity, plan, loss_code, X, Y, order,
     last_delta = zero
     for s in range(order.shape[0]):
         sample = U(order[s])
+        first_output = params[b1]  # output unit 0's sum, kept in a register
         for j in range(n_hidden):
             row = w0 + j * n_in
             acc = params[b0 + j]
             for i in range(n_in):
                 acc += params[row + i] * X[sample, i]
-            a[h0 + j], d[h0 + j] = activate(hidden_code, acc)
+            aj, dj = activate(hidden_code, acc)
+            a[h0 + j], d[h0 + j] = aj, dj
+            first_output += params[w1 + j] * aj
         for k in range(n_out):
-            row = w1 + k * n_hidden
-            acc = params[b1 + k]
-            for j in range(n_hidden):
-                acc += params[row + j] * a[h0 + j]
+            acc = first_output
+            if k > 0:
+                row = w1 + k * n_hidden
+                acc = params[b1 + k]
+                for j in range(n_hidden):
+                    acc += params[row + j] * a[h0 + j]
             if loss_code == CROSS_ENTROPY:
                 z[o0 + k] = acc
             else:  # the unit's delta straight from registers
