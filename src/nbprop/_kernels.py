@@ -599,9 +599,12 @@ def blocked_sgd_epoch(params, velocity, plan, loss_code, X, Y, order,
     ``W x_t + b`` for the whole block is one matrix product with ``W`` as it
     was at the block's start, the dot products ``x_s . x_t`` another, and at
     the block's end ``W -= U^T X_block`` a third.  The largest matrix is read
-    three times per block of ``SAMPLE_BLOCK`` samples instead of twice per
-    sample, by register-tiled products that run at 30-50 GFLOP/s; the result
-    equals per-sample SGD up to rounding.  The later layers are small and
+    twice per block of ``SAMPLE_BLOCK`` samples (half that with fewer than
+    ``SMALL_BLOCK_BELOW`` inputs, where the corrections would cost more than
+    the products save) instead of twice per sample, by register-tiled
+    products that run at 30-50 GFLOP/s; the result equals per-sample SGD up
+    to rounding.  Blocks start at the slice's start, which is why the
+    callers' slices come in whole blocks.  The later layers are small and
     are updated per sample by ``backprop_sgd`` as in the general loop.
     """
     a, d, delta, z = ws[A], ws[D], ws[DELTA], ws[Z]
