@@ -148,12 +148,15 @@ def test_batched_gradient_of_a_large_network_matches_reference(head, dtype):
     np.testing.assert_allclose(hist.loss, losses, **tol)
 
 
-@pytest.mark.parametrize("sizes", [[300, 15, 1], [4100, 1, 1], [65, 65, 65, 3], [129, 33, 7]])
+@pytest.mark.parametrize("sizes", [[300, 17, 3], [4100, 17, 1], [65, 65, 65, 3], [129, 33, 7]])
 @pytest.mark.parametrize("batch_size", [1, 7, None])
 def test_matrix_product_edges_match_reference(sizes, batch_size, dtype):
     # Shapes whose rows, columns and blocks are no multiple of the 4 x 4 dot
     # tiles or the 4 x 16 (4 x 32 in float32) outer-product tiles, through
-    # every loop that uses them: blocked per-sample SGD, batched gradients, predict.
+    # every loop that uses them: blocked per-sample SGD (full blocks from 256
+    # inputs, half blocks below), batched gradients, predict.
+    if batch_size == 1:
+        assert _kernels.per_sample_loop(make_case(sizes)[0]._plan, 0.0, 0.0) == _kernels.BLOCKED_LOOP
     net, X, Y = make_case(sizes, "tanh", ("identity", "half_sse"), dtype, n=133)
     net.params = net.params * (0.5 / np.sqrt(max(sizes)))
     start = net.params.astype(np.float64)

@@ -60,7 +60,8 @@ How it is kept fast (issue 3), each rule measured:
   sample's pre-activation while it is still in cache.
 * Nothing is allocated per sample: the blocked and batched loops allocate
   their block buffers (64 samples' units) once per call; float32 models
-  compute in float32.
+  keep their arrays and weight loops in float32 (the activations compute in
+  float64 and round once).
 """
 
 import math

@@ -19,7 +19,7 @@ All offsets and strides are unsigned (``U``) element counts into flat arrays.
 import numpy as np
 from llvmlite import ir
 from numba import types
-from numba.core import cgutils
+from numba.core import cgutils, errors
 from numba.extending import intrinsic
 
 from ._jit import U, cast_like, kernel
@@ -101,6 +101,12 @@ def _outer_tile(vectors):
     """The ``outer_tile`` intrinsic with ``vectors`` vectors per row (4, or 1 for the edge)."""
 
     def outer_tile(typingctx, A, a0, a_row, a_step, B, b0, b_step, k, C, c0, c_stride, rows, alpha):
+        # The IR below indexes raw data pointers of A's dtype: anything else would be misread.
+        for array in (A, B, C):
+            if not (isinstance(array, types.Array) and array.ndim == 1 and array.layout == "C"
+                    and array.dtype == A.dtype and array.dtype in (types.float32, types.float64)):
+                raise errors.TypingError(f"outer_tile: A, B and C must be 1-D C-contiguous arrays of "
+                                         f"one float dtype, got {A}, {B}, {C}")
         dtype = A.dtype
         sig = types.void(A, a0, a_row, a_step, B, b0, b_step, k, C, c0, c_stride, rows, alpha)
         return sig, _outer_tile_codegen(dtype, vectors)
