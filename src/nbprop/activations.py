@@ -148,6 +148,21 @@ def _exp_reduction(y):
 
 
 @scalar
+def _power_of_two(k):
+    """``2^(k/64)`` as two factors ``(scaled, rest)``, both normal for ``|k| < 69000``.
+
+    ``scaled = TABLE[k & 63] 2^half`` and ``rest = 2^((k >> 6) - half)``, ``half``
+    half of ``k >> 6``: ``2^(k >> 6)`` alone under- or overflows the exponent
+    field at the ends of the range, and in two halves a subnormal result
+    rounds once, not twice.
+    """
+    power = k >> 6
+    half = power >> 1
+    return (_float64_from_bits(EXP_TABLE_BITS[k & 63] + (half << 52)),
+            _float64_from_bits((power - half + 1023) << 52))
+
+
+@scalar
 def exp(x):
     """``e**x`` to about 1 ulp (worst measured 1.01), in arithmetic a loop can vectorise.
 
@@ -161,10 +176,8 @@ def exp(x):
     y = 710.0 if x > 710.0 else x  # NaN compares false and passes through
     y = -746.0 if y < -746.0 else y
     k, q = _exp_reduction(y)
-    power = k >> 6
-    half = power >> 1  # two scalings: 2^power alone under- or overflows the exponent field
-    scaled = _float64_from_bits(EXP_TABLE_BITS[k & 63] + (half << 52))  # 2^(k/64 - power + half)
-    result = _fma(scaled, q, scaled) * _float64_from_bits((power - half + 1023) << 52)
+    scaled, rest = _power_of_two(k)
+    result = _fma(scaled, q, scaled) * rest
     return result if x == x else x
 
 
@@ -184,10 +197,7 @@ def expm1_and_exp(x):
     y = EXP_OVERFLOW if x > EXP_OVERFLOW else x
     y = EXPM1_SATURATES if y < EXPM1_SATURATES else y
     k, q = _exp_reduction(y)
-    power = k >> 6
-    half = power >> 1
-    scaled = _float64_from_bits(EXP_TABLE_BITS[k & 63] + (half << 52))  # 2^(k/64 - power + half)
-    rest = _float64_from_bits((power - half + 1023) << 52)  # 2^(power - half)
+    scaled, rest = _power_of_two(k)
     e = _fma(scaled, q, scaled) * rest
     near = -EXP_TABLE_SIZE <= k <= EXP_TABLE_SIZE
     index = k + EXP_TABLE_SIZE if near else 0

@@ -397,8 +397,7 @@ def _kernel_runner(model, X, Y, options, batch):
     nesterov = options.nesterov
 
     # The loop sgd_epoch would choose, called directly: only it is compiled.
-    per_sample = (_kernels.shallow_sgd_epoch, _kernels.blocked_sgd_epoch, _kernels.general_sgd_epoch)[
-        _kernels.per_sample_loop(model._plan, momentum, decay)]
+    per_sample = _kernels.PER_SAMPLE_LOOPS[_kernels.per_sample_loop(model._plan, momentum, decay)]
 
     def run(order, step, total):
         if batch == 1:
