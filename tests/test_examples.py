@@ -90,7 +90,10 @@ def test_vs_sklearn_reports_both_speeds_and_their_ratio(tmp_path):
     assert [int(row[0]) for row in rows] == [1, 32, 200], out
     for _, sk, nb, ratio in rows:
         sk, nb = float(sk.replace(",", "")), float(nb.replace(",", ""))
-        assert sk > 0 and nb > 0 and float(ratio) == pytest.approx(nb / sk, abs=0.006)  # 2 decimals
+        # The ratio is printed to 2 decimals and the speeds to whole samples/s, so
+        # they agree to half a unit in each: 0.005 plus what rounding sk and nb moves nb / sk.
+        tolerance = 0.005 + (nb / sk) * (0.5 / sk + 0.5 / nb) + 1e-9
+        assert sk > 0 and nb > 0 and float(ratio) == pytest.approx(nb / sk, abs=tolerance)
     # Per-sample SGD is where compiled loops beat per-batch NumPy calls: by about 10x, so >1 is safe.
     assert float(rows[0][3]) > 1.0
 
