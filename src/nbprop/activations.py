@@ -63,15 +63,21 @@ ELU_ALPHA = 1.0
 #
 #   e^x = 2^(k/64) e^r,  k = round(64 x / ln 2),  |r| <= ln(2)/128,
 #
-# 2^(k/64) = 2^(k >> 6) * TABLE[k & 63], and e^r = 1 + q with q a degree-6
-# polynomial in Estrin's form (three multiply-adds deep; truncation < 3e-20).
+# 2^(k/64) = 2^(k >> 6) * TABLE[k & 63], and e^r = 1 + q.  For exp, q = r +
+# r^2 P(r), P a cubic fitted at Chebyshev nodes (1 + q within 5e-18, 1/50 ulp,
+# of e^r); expm1 needs q itself to 1e-19 (its result can be as small as q),
+# and takes the degree-6 Taylor polynomial.  Both are in Estrin's form, three
+# multiply-adds deep.
 # k comes from the rounding shifter (adding 1.5 * 2^52 leaves k in the low
 # bits), not from floor; ln 2 / 64 is split in two so that k * LN2_HIGH is
-# exact.  The final 2^(k >> 6) is applied in two halves so that results in
-# the subnormal range round once, not twice (and nothing overflows early).
+# exact.  Nothing on the way from x to the result is a clamp or a branch:
+# where 2^(k >> 6) is a normal number it is added into the table entry's
+# exponent bits, and the other inputs (subnormal results, overflow, NaN) are
+# chosen among at the end, from tests on x that run alongside.  There the
+# scale is applied in two halves, so that a subnormal result rounds once.
 # Compiled as ``_jit.scalar``, never with the kernels' reassociation, which
 # would undo the two-part ln 2.  Measured against long double (and mpmath)
-# over millions of points: exp within 1.01 ulp, expm1 2, tanh 4, sigmoid 3
+# over millions of points: exp within 1.02 ulp, expm1 2, tanh 4, sigmoid 3
 # where the result is a normal number; NaN and inf behave as in libm.
 
 EXP_TABLE_SIZE = 64
@@ -92,12 +98,20 @@ def _power_of_two_tables():
 
 
 EXP_TABLE_BITS, EXPM1_TABLE_BITS = _power_of_two_tables()
+ONE_BITS = EXP_TABLE_BITS[0]  # the bit pattern of 1.0
 ROUNDING_SHIFTER = 6755399441055744.0  # 1.5 * 2^52: x + it rounds x to an integer
 SIXTYFOUR_OVER_LN2 = EXP_TABLE_SIZE / math.log(2.0)
 LN2_HIGH = 6.93147180369123816490e-01 / EXP_TABLE_SIZE  # ln 2 / 64 in two parts
 LN2_LOW = 1.90821492927058770002e-10 / EXP_TABLE_SIZE
 EXP_OVERFLOW = 709.782712893384  # about the largest x with a finite e^x
-EXPM1_SATURATES = -700.0  # e^x - 1 is -1 below this, and e^x still normal
+EXP_NORMAL = (-708.39, 709.77)  # 2^(k >> 6) is a normal number in this range of x
+EXP_UNDERFLOW = -746.0  # e^x rounds to 0 below this
+# P(r) = (e^r - 1 - r) / r^2 on |r| <= ln(2)/128: the cubic through its values
+# at the four Chebyshev nodes (computed with mpmath at 50 digits).
+EXP_P0 = 0.4999999999998506
+EXP_P1 = 0.16666666666664534
+EXP_P2 = 0.041666707403338075
+EXP_P3 = 0.008333339152857227
 
 
 @intrinsic
@@ -136,35 +150,66 @@ def _fma(typingctx, a, b, c):
 
 @scalar
 def _exp_reduction(y):
-    """``(k, q)`` with ``e^y = 2^(k/64) (1 + q)``, for finite ``|y| < 750``."""
+    """``(k, r)`` with ``y = k ln(2) / 64 + r``, ``|r| <= ln(2) / 128``, for finite ``|y| < 750``.
+
+    For larger or non-finite ``y`` the results are meaningless (but harmless:
+    ``k & 63`` is still a table index); callers test ``y`` themselves.
+    """
     shifted = _fma(y, SIXTYFOUR_OVER_LN2, ROUNDING_SHIFTER)
     k = _bits_of_float64(shifted) - _bits_of_float64(ROUNDING_SHIFTER)
     kf = shifted - ROUNDING_SHIFTER
-    r = _fma(-kf, LN2_LOW, _fma(-kf, LN2_HIGH, y))  # y - k ln(2) / 64
-    r2 = r * r
-    low = _fma(r2, _fma(r, 1.0 / 6.0, 0.5), r)  # r + r^2/2 + r^3/6
-    high = _fma(r2, 1.0 / 720.0, _fma(r, 1.0 / 120.0, 1.0 / 24.0))  # 1/24 + r/120 + r^2/720
-    return k, _fma(r2 * r2, high, low)
+    return k, _fma(-kf, LN2_LOW, _fma(-kf, LN2_HIGH, y))  # y - k ln(2) / 64
 
 
 @scalar
-def _power_of_two(k):
-    """``2^(k/64)`` as two factors ``(scaled, rest)``, both normal for ``|k| < 69000``.
+def _exp_polynomial(r):
+    """``q`` with ``1 + q = e^r`` to 5e-18 relative, for ``|r| <= ln(2) / 128``."""
+    r2 = r * r
+    return _fma(r2, _fma(r2, _fma(r, EXP_P3, EXP_P2), _fma(r, EXP_P1, EXP_P0)), r)
 
-    ``scaled = TABLE[k & 63] 2^half`` and ``rest = 2^((k >> 6) - half)``, ``half``
-    half of ``k >> 6``: ``2^(k >> 6)`` alone under- or overflows the exponent
-    field at the ends of the range, and in two halves a subnormal result
-    rounds once, not twice.
+
+@scalar
+def _expm1_polynomial(r):
+    """``q = e^r - 1`` to 3e-20 relative (Taylor to degree 6), for ``|r| <= ln(2) / 128``."""
+    r2 = r * r
+    low = _fma(r2, _fma(r, 1.0 / 6.0, 0.5), r)  # r + r^2/2 + r^3/6
+    high = _fma(r2, 1.0 / 720.0, _fma(r, 1.0 / 120.0, 1.0 / 24.0))  # 1/24 + r/120 + r^2/720
+    return _fma(r2 * r2, high, low)
+
+
+@scalar
+def _times_power_of_two(bits, power):
+    """The float64 of bit pattern ``bits`` (a table entry, in [1, 2)) times ``2^power``.
+
+    One integer add into the exponent field: exact while the result is a
+    normal number, ``-1022 <= power <= 1023``.
+    """
+    return _float64_from_bits(bits + (power << 52))
+
+
+@scalar
+def _exp_tail(x, k, q, bits):
+    """``e**x = 2^(k/64) (1 + q)`` outside ``EXP_NORMAL``: subnormal results, 0, inf and NaN.
+
+    ``bits`` is the table entry of ``2^((k & 63) / 64)``.  ``2^(k >> 6)`` alone
+    under- or overflows the exponent field at the ends of the range, so it
+    is applied in two halves, the second after ``1 + q``: a subnormal
+    result rounds once, not twice.
     """
     power = k >> 6
     half = power >> 1
-    return (_float64_from_bits(EXP_TABLE_BITS[k & 63] + (half << 52)),
-            _float64_from_bits((power - half + 1023) << 52))
+    scaled = _times_power_of_two(bits, half)
+    tail = _fma(scaled, q, scaled) * _times_power_of_two(ONE_BITS, power - half)
+    if x < EXP_UNDERFLOW:
+        tail = 0.0
+    if x > EXP_OVERFLOW:
+        tail = math.inf
+    return tail if x == x else x
 
 
 @scalar
 def exp(x):
-    """``e**x`` to about 1 ulp (worst measured 1.01), in arithmetic a loop can vectorise.
+    """``e**x`` to about 1 ulp (worst measured 1.02), in arithmetic a loop can vectorise.
 
     Examples
     --------
@@ -173,12 +218,14 @@ def exp(x):
     >>> abs(exp(1.0) - math.e) <= math.ulp(math.e), exp(-1000.0), exp(1000.0)
     (True, 0.0, inf)
     """
-    y = 710.0 if x > 710.0 else x  # NaN compares false and passes through
-    y = -746.0 if y < -746.0 else y
-    k, q = _exp_reduction(y)
-    scaled, rest = _power_of_two(k)
-    result = _fma(scaled, q, scaled) * rest
-    return result if x == x else x
+    k, r = _exp_reduction(x)
+    q = _exp_polynomial(r)
+    bits = EXP_TABLE_BITS[k & 63]
+    power = _times_power_of_two(bits, k >> 6)
+    result = _fma(power, q, power)
+    if EXP_NORMAL[0] <= x <= EXP_NORMAL[1]:  # False for NaN
+        return result
+    return _exp_tail(x, k, q, bits)
 
 
 @scalar
@@ -189,25 +236,22 @@ def expm1_and_exp(x):
     about ln 2), where ``e^x - 1`` would inherit the rounding error of ``e^x``
     magnified, it is ``(s - 1) + s q`` with ``s - 1`` correctly rounded from
     its own table (for ``|x| < ln(2)/128``, ``q`` itself); further out it is
-    ``e^x - 1``, which cancels at most one bit.  ``e^x`` is scaled by
-    ``2^(k >> 6)`` in two halves, as in ``exp``, so that it stays finite up to
-    ``EXP_OVERFLOW``.  Below ``EXPM1_SATURATES`` they are -1 and 0 (``e**x <
-    1e-304`` there).
+    ``e^x - 1``, which cancels at most one bit.  Outside ``EXP_NORMAL`` the
+    exponential comes from ``exp``'s tail (subnormal, inf or NaN) and
+    ``e^x - 1`` from it.
     """
-    y = EXP_OVERFLOW if x > EXP_OVERFLOW else x
-    y = EXPM1_SATURATES if y < EXPM1_SATURATES else y
-    k, q = _exp_reduction(y)
-    scaled, rest = _power_of_two(k)
-    e = _fma(scaled, q, scaled) * rest
+    k, r = _exp_reduction(x)
+    q = _expm1_polynomial(r)
+    bits = EXP_TABLE_BITS[k & 63]
+    power = _times_power_of_two(bits, k >> 6)
+    e = _fma(power, q, power)
     near = -EXP_TABLE_SIZE <= k <= EXP_TABLE_SIZE
     index = k + EXP_TABLE_SIZE if near else 0
-    # scaled * rest is 2^(k/64) exactly (normal for |k| <= 64)
-    e_minus_1 = _fma(scaled * rest, q, _float64_from_bits(EXPM1_TABLE_BITS[index])) if near else e - 1.0
-    if x > EXP_OVERFLOW:
-        return math.inf, math.inf
-    if x != x:
-        return x, x
-    return e_minus_1, (e if x >= EXPM1_SATURATES else 0.0)
+    e_minus_1 = _fma(power, q, _float64_from_bits(EXPM1_TABLE_BITS[index])) if near else e - 1.0
+    if EXP_NORMAL[0] <= x <= EXP_NORMAL[1]:  # False for NaN
+        return e_minus_1, e
+    tail = _exp_tail(x, k, q, bits)
+    return tail - 1.0, tail
 
 
 @scalar
