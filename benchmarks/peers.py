@@ -217,6 +217,7 @@ ACTIVATIONS_NP = {
     "identity": (lambda z: z, lambda y: np.ones_like(y)),
     "sigmoid": (lambda z: 1.0 / (1.0 + np.exp(-z)), lambda y: y * (1.0 - y)),
     "tanh": (np.tanh, lambda y: 1.0 - y * y),
+    "relu": (lambda z: np.maximum(z, 0.0), lambda y: (y > 0.0).astype(y.dtype)),
 }
 
 
@@ -436,7 +437,7 @@ def run_jax(net, params0, X, Y, lr, repeats):
     import jax.numpy as jnp
     from jax import lax
 
-    acts_by_name = {"identity": lambda z: z, "sigmoid": jax.nn.sigmoid, "tanh": jnp.tanh}
+    acts_by_name = {"identity": lambda z: z, "sigmoid": jax.nn.sigmoid, "tanh": jnp.tanh, "relu": jax.nn.relu}
     n_layers = len(net.sizes) - 1
     acts = [acts_by_name[net.hidden]] * (n_layers - 1) + [acts_by_name[net.output]]
     dtype = X.dtype
@@ -492,7 +493,8 @@ def torch_network(net, dtype):
     import torch
 
     tdtype = {"float64": torch.float64, "float32": torch.float32}[np.dtype(dtype).name]
-    acts_by_name = {"identity": torch.nn.Identity, "sigmoid": torch.nn.Sigmoid, "tanh": torch.nn.Tanh}
+    acts_by_name = {"identity": torch.nn.Identity, "sigmoid": torch.nn.Sigmoid, "tanh": torch.nn.Tanh,
+                    "relu": torch.nn.ReLU}
     modules, linears = [], []
     for l, (fi, fo) in enumerate(zip(net.sizes[:-1], net.sizes[1:])):
         lin = torch.nn.Linear(fi, fo, dtype=tdtype)
@@ -581,7 +583,7 @@ def run_sklearn(net, params0, X, Y, lr, repeats):
     import warnings
 
     used = net if net.output == "identity" else net.with_output("identity")
-    act = {"tanh": "tanh", "sigmoid": "logistic", "identity": "identity"}[net.hidden]
+    act = {"tanh": "tanh", "sigmoid": "logistic", "identity": "identity", "relu": "relu"}[net.hidden]
     reg = MLPRegressor(hidden_layer_sizes=net.sizes[1:-1], activation=act, solver="sgd",
                        alpha=0.0, batch_size=1, learning_rate="constant", learning_rate_init=lr,
                        momentum=0.0, nesterovs_momentum=False, shuffle=False,
@@ -817,6 +819,8 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--nets", default=",".join(NETS), help=f"comma list of {', '.join(NETS)}")
+    ap.add_argument("--hidden", choices=sorted(ACTIVATIONS_NP),
+                    help="hidden activation for every net (default: each net's own, as in the table above)")
     ap.add_argument("--repeats", type=int, default=5, help="timed epochs per system (median reported)")
     ap.add_argument("--dtype", default="float64", choices=["float64", "float32"])
     ap.add_argument("--only", default=",".join(PEERS), help=f"comma list of {', '.join(PEERS)}")
@@ -876,7 +880,8 @@ def main(argv=None):
         log(f"nbprop source: {_source_version()}")
     results = {}
     for n in nets:
-        results[n] = bench_net(NETS[n], peers, args, args.dtype, log)
+        spec = NETS[n] if args.hidden is None else dataclasses.replace(NETS[n], hidden=args.hidden)
+        results[n] = bench_net(spec, peers, args, args.dtype, log)
     if own_cache:
         shutil.rmtree(os.environ["NUMBA_CACHE_DIR"], ignore_errors=True)
     print_tables(results, peers, log)

@@ -103,15 +103,19 @@ def test_full_batch_step_is_old_minus_lr_times_gradient(dtype):
     np.testing.assert_allclose(net.params, old - net.dtype.type(0.3) * grad, **TOL[dtype])
 
 
-@pytest.mark.parametrize("sizes", [[2, 6, 1], [3, 20, 2], [65, 64, 2], [70, 70, 3]])
+@pytest.mark.parametrize("sizes", [[2, 6, 1], [4, 8, 4], [5, 12, 2], [3, 20, 2], [65, 64, 2], [70, 70, 3]])
 @pytest.mark.parametrize("option", sorted(OPTIONS))
-def test_both_per_sample_loops_match_reference(sizes, option, dtype):
-    # Each of the three per-sample loops must be SGD: shallow_sgd_epoch ([2, 6, 1]),
-    # blocked_sgd_epoch (the wide ones under plain SGD) and general_sgd_epoch.
-    # [70, 70, 3]: the outer-product tiles' full, one-vector and one-by-one columns.
+def test_every_per_sample_loop_matches_reference(sizes, option, dtype):
+    # Each of the four per-sample loops must be SGD: tiny_sgd_epoch ([2, 6, 1]
+    # and [4, 8, 4] under plain SGD, compiled for each), shallow_sgd_epoch (those
+    # two otherwise, and [5, 12, 2]), blocked_sgd_epoch (the wide ones under
+    # plain SGD) and general_sgd_epoch.  [70, 70, 3]: the outer-product tiles'
+    # full, one-vector and one-by-one columns.
     plain = option == "plain"
     wide = sizes[0] * sizes[1] > _kernels.LARGE_FIRST_LAYER
-    expected_loop = (_kernels.SHALLOW_LOOP if sizes[1] <= _kernels.SHALLOW_MAX_HIDDEN else
+    tiny = sizes[0] <= 4 and sizes[1] <= 8 and sizes[2] <= 4
+    expected_loop = (_kernels.TINY_LOOP if plain and tiny else
+                     _kernels.SHALLOW_LOOP if sizes[1] <= _kernels.SHALLOW_MAX_HIDDEN else
                      _kernels.BLOCKED_LOOP if plain and wide else _kernels.GENERAL_LOOP)
     net, X, Y = make_case(sizes, "tanh", ("identity", "half_sse"), dtype, n=150)
     assert _kernels.per_sample_loop(net._plan, OPTIONS[option].get("momentum", 0.0),
@@ -123,6 +127,28 @@ def test_both_per_sample_loops_match_reference(sizes, option, dtype):
     rng = np.random.default_rng(3)
     orders = [rng.permutation(len(X)) for _ in range(2)]
     expected, losses = naive.train(start, *spec(net), X, Y, orders, 1, lr, **OPTIONS[option])
+    tol = dict(rtol=1e-8, atol=1e-10) if dtype == "float64" else dict(rtol=2e-3, atol=2e-4)
+    np.testing.assert_allclose(net.params, expected, **tol)
+    np.testing.assert_allclose(hist.loss, losses, **tol)
+
+
+TINY_CASES = ([([3, 5, 2], hidden, head) for hidden in HIDDEN for head in HEADS if head[1] != "cross_entropy"]
+              + [([1, 2, 1], "sigmoid", ("identity", "ssr")), ([4, 8, 4], "tanh", ("sigmoid", "bce")),
+                 ([1, 1, 1], "relu", ("identity", "half_sse"))])
+
+
+@pytest.mark.parametrize("sizes,hidden,head", TINY_CASES)
+def test_tiny_loop_matches_reference_for_every_activation_and_loss(sizes, hidden, head, dtype):
+    # tiny_sgd_epoch is compiled for each architecture: its sizes, activations
+    # and loss are constants in it, so each combination is its own code; the
+    # largest tiny network and the smallest one, too.
+    net, X, Y = make_case(sizes, hidden, head, dtype, n=100)
+    assert _kernels.per_sample_loop(net._plan, 0.0, 0.0) == _kernels.TINY_LOOP
+    start = net.params.astype(np.float64)
+    hist = net.fit(X, Y, epochs=2, lr=0.02, seed=5)
+    rng = np.random.default_rng(5)
+    orders = [rng.permutation(len(X)) for _ in range(2)]
+    expected, losses = naive.train(start, *spec(net), X, Y, orders, 1, 0.02)
     tol = dict(rtol=1e-8, atol=1e-10) if dtype == "float64" else dict(rtol=2e-3, atol=2e-4)
     np.testing.assert_allclose(net.params, expected, **tol)
     np.testing.assert_allclose(hist.loss, losses, **tol)

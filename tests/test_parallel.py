@@ -209,9 +209,9 @@ def launches_record(monkeypatch):
     seen = []
     launch = parallel._launch
 
-    def recording(kernel, *args):
+    def recording(kernel, *args, **options):
         seen.append(numba.get_num_threads())
-        return launch(kernel, *args)
+        return launch(kernel, *args, **options)
 
     monkeypatch.setattr(parallel, "_launch", recording)
     return seen
@@ -364,8 +364,8 @@ def test_interrupt_mid_epoch_leaves_the_last_epoch_and_resumes_exactly(monkeypat
     epoch_starts = []
     launch = parallel._launch
 
-    def interrupted(kernel, *args):
-        result = launch(kernel, *args)
+    def interrupted(kernel, *args, **options):
+        result = launch(kernel, *args, **options)
         first, last = args[11], args[12]
         if kernel is parallel._train_slice and first == 0 and last > 0:
             epoch_starts.append(1)

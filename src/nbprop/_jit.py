@@ -29,8 +29,10 @@ divergence checks would report it.
 """
 
 import numpy as np
-from numba import njit
-from numba.extending import overload
+from numba import njit, typeof, types
+from numba.core import cgutils
+from numba.extending import intrinsic, overload
+from numba.np.arrayobj import make_array, populate_array
 
 KERNEL_FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
 SCALAR_FASTMATH = {"contract", "arcp", "nsz"}
@@ -57,3 +59,48 @@ def _cast_like(value, reference):
         return target(value)
 
     return impl
+
+
+@intrinsic
+def stack_array(typingctx, size, like):
+    """A 1-D array of ``size`` (a constant) elements of ``like``'s dtype, on the stack.
+
+    It lives as long as the calling function's frame and must not outlive it.
+    Unlike ``np.empty``'s heap memory, LLVM knows that nothing else can point
+    into it: where every index into it is a constant (loops of constant
+    length, unrolled), it keeps the elements in registers.
+    """
+    if not isinstance(size, types.IntegerLiteral) or not isinstance(like, types.Array):
+        return None
+    length, dtype = size.literal_value, like.dtype
+    array_type = types.Array(dtype, 1, "C")
+
+    def codegen(context, builder, signature, args):
+        element = context.get_data_type(dtype)
+        data = cgutils.alloca_once(builder, element, size=context.get_constant(types.intp, length))
+        array = make_array(array_type)(context, builder)
+        itemsize = context.get_constant(types.intp, context.get_abi_sizeof(element))
+        populate_array(array, data=data, shape=cgutils.pack_array(builder, [context.get_constant(types.intp, length)]),
+                       strides=cgutils.pack_array(builder, [itemsize]), itemsize=itemsize, meminfo=None)
+        return array._getvalue()
+
+    return array_type(size, like), codegen
+
+
+_SPECIALISED = {}
+
+
+def call_specialised(dispatcher, *args, constant):
+    """``dispatcher(*args, constant)`` with ``constant``, an int, compiled in.
+
+    Numba compiles (or loads from its cache) one version per value, in which
+    the value's arithmetic folds away and loops it bounds have constant
+    length.  Compiling with an explicit signature and keeping the entry
+    point skips ``numba.literally``'s dispatch, which retypes the call every
+    time (some 50 ms).
+    """
+    signature = tuple(typeof(arg) for arg in args) + (types.literal(int(constant)),)
+    entry = _SPECIALISED.get((dispatcher, signature))
+    if entry is None:
+        entry = _SPECIALISED[dispatcher, signature] = dispatcher.compile(signature)
+    return entry(*args, constant)

@@ -1,7 +1,10 @@
 """The compiled kernels: forward pass, backpropagation, and the training loops.
 
 Every kernel takes only arrays, scalars and integer codes, so each compiles
-once per dtype and is cached on disk.  The network's shape arrives as the
+once per dtype and is cached on disk; the one exception is ``tiny_sgd_epoch``,
+compiled once per tiny architecture (its sizes, activations and loss as one
+integer constant), where keeping the parameters in registers is worth two to
+three times the speed.  The network's shape arrives as the
 *plan* table of ``_layout.py``; the per-unit scratch space as the workspace
 ``ws``, a ``(4, n_units)`` array whose rows hold, for every unit (inputs
 first, then each layer's outputs):
@@ -20,6 +23,10 @@ gradient of ``W[j, i]`` is ``delta[j] * a_prev[i]`` and of ``b[j]`` is
 Which loop trains what:
 
 ==========================  ==============================================
+``tiny_sgd_epoch``          per-sample SGD (plain), one hidden layer of at
+                            most 8 units, at most 4 inputs and 4 outputs
+                            (not softmax): compiled per architecture, its
+                            parameters in registers
 ``shallow_sgd_epoch``       per-sample SGD, one hidden layer of at most 16
                             units: the chain of dependent operations from
                             one sample to the next kept short
@@ -34,7 +41,7 @@ Which loop trains what:
 ``predict``                 blocks of 64 samples, a matrix product per layer
 ==========================  ==============================================
 
-``sgd_epoch`` chooses among the first three (``per_sample_loop``); ``MLP.fit``
+``sgd_epoch`` chooses among the first four (``per_sample_loop``); ``MLP.fit``
 calls the chosen one directly, so only it is compiled.
 
 How it is kept fast (issue 3), each rule measured:
@@ -68,7 +75,7 @@ import math
 
 import numpy as np
 
-from ._jit import U, cast_like, kernel
+from ._jit import U, cast_like, kernel, stack_array
 from ._layout import ACT_CODE, B_OFFSET, FAN_IN, FAN_OUT, IN_OFFSET, OUT_OFFSET, W_OFFSET
 from ._matmul import add_outer_products, add_products
 from .activations import SOFTMAX, activate, activate_layer
@@ -320,24 +327,32 @@ def apply_gradient(params, velocity, grad, plan, lr, momentum, nesterov, weight_
 # sample wins on tiny networks; wider ones vectorise better in the general loop.
 LARGE_FIRST_LAYER = 4096
 SHALLOW_MAX_HIDDEN = 16
+# The largest networks tiny_sgd_epoch is compiled for, one version each.
+TINY_MAX_INPUTS, TINY_MAX_HIDDEN, TINY_MAX_OUTPUTS = 4, 8, 4
+TINY_MAX_PARAMS = TINY_MAX_HIDDEN * (TINY_MAX_INPUTS + 1) + TINY_MAX_OUTPUTS * (TINY_MAX_HIDDEN + 1)
 # Samples per block of blocked_sgd_epoch: the block's inputs and steps stay in
 # L1/L2 while the first layer is swept; longer blocks cost more corrections.
 SAMPLE_BLOCK = 64
 SMALL_BLOCK_BELOW = 256  # inputs; below, half blocks (fewer corrections per sample)
-SHALLOW_LOOP, BLOCKED_LOOP, GENERAL_LOOP = 0, 1, 2
+SHALLOW_LOOP, BLOCKED_LOOP, GENERAL_LOOP, TINY_LOOP = 0, 1, 2, 3
 
 
 @kernel
 def per_sample_loop(plan, momentum, weight_decay):
-    """Which loop ``sgd_epoch`` runs: ``SHALLOW_LOOP``, ``BLOCKED_LOOP`` or ``GENERAL_LOOP``.
+    """Which loop ``sgd_epoch`` runs: ``TINY_LOOP``, ``SHALLOW_LOOP``, ``BLOCKED_LOOP`` or ``GENERAL_LOOP``.
 
     Callable from Python too, so that ``MLP.fit`` calls (and compiles) only
     the loop it needs.
     """
     large_first_layer = plan[0, FAN_IN] * plan[0, FAN_OUT] > LARGE_FIRST_LAYER
+    plain = momentum == 0.0 and weight_decay == 0.0
+    if (plan.shape[0] == 2 and plain and plan[0, FAN_IN] <= TINY_MAX_INPUTS
+            and plan[0, FAN_OUT] <= TINY_MAX_HIDDEN and plan[1, FAN_OUT] <= TINY_MAX_OUTPUTS
+            and plan[1, ACT_CODE] != SOFTMAX):
+        return TINY_LOOP
     if plan.shape[0] == 2 and plan[0, FAN_OUT] <= SHALLOW_MAX_HIDDEN:
         return SHALLOW_LOOP
-    if plan.shape[0] >= 2 and large_first_layer and momentum == 0.0 and weight_decay == 0.0:
+    if plan.shape[0] >= 2 and large_first_layer and plain:
         return BLOCKED_LOOP
     return GENERAL_LOOP
 
@@ -521,7 +536,8 @@ def shallow_sgd_epoch(params, velocity, plan, loss_code, X, Y, order,
       it starts afresh (from the updated row) at every ``SAMPLE_BLOCK``-th
       sample, so slices of whole blocks give the same bits as one call.
 
-    A 1-2-1 network trains about eight times as fast as through the general loop.
+    A 1-2-1 network with momentum trains about eight times as fast as
+    through the general loop (under plain SGD it is ``tiny_sgd_epoch``'s).
     """
     a, d, delta, z = ws[A], ws[D], ws[DELTA], ws[Z]
     n_in, n_hidden, w0, b0, i0, h0 = layer_offsets(plan, np.int64(0))
@@ -629,6 +645,84 @@ def shallow_sgd_epoch(params, velocity, plan, loss_code, X, Y, order,
     return total, step
 
 
+def tiny_architecture(plan, loss_code):
+    """The integer naming a ``TINY_LOOP`` network, for ``tiny_sgd_epoch``'s ``architecture``.
+
+    Sizes and codes four bits each: ``n_in, n_hidden, n_out, hidden activation,
+    output activation, loss``, the first one highest.
+    """
+    fields = (plan[0, FAN_IN], plan[0, FAN_OUT], plan[1, FAN_OUT], plan[0, ACT_CODE], plan[1, ACT_CODE],
+              loss_code)
+    architecture = 0
+    for field in fields:
+        architecture = architecture * 16 + int(field)
+    return architecture
+
+
+@kernel
+def tiny_sgd_epoch(params, velocity, plan, loss_code, X, Y, order,
+                   lr, schedule, p1, p2, step, epoch, momentum, nesterov, weight_decay, ws, total,
+                   architecture):
+    """``sgd_epoch`` for a tiny network, compiled for its ``architecture`` (``tiny_architecture``).
+
+    One hidden layer of at most ``TINY_MAX_HIDDEN`` units, at most
+    ``TINY_MAX_INPUTS`` inputs and ``TINY_MAX_OUTPUTS`` outputs, an
+    elementwise output activation, plain SGD; ``velocity``, ``plan``,
+    ``loss_code``, ``momentum``, ``nesterov``, ``weight_decay`` and ``ws``
+    are not used.  Called with ``architecture`` a compile-time constant
+    (``_jit.call_specialised``), every size and code in it is a constant:
+    the loops below have constant lengths and are unrolled, the activation
+    and loss are chosen at compile time, and the parameters, copied into a
+    stack array, live in registers for the whole call, not in memory that
+    each sample's update must go through.  The maths is the textbook
+    step, written as such: forward, output deltas, then for each hidden unit
+    its delta (from the output weights before their update) and the updates.
+    """
+    n_in, n_hidden, n_out = U(architecture >> 20), U((architecture >> 16) & 15), U((architecture >> 12) & 15)
+    hidden_code, output_code, loss = (architecture >> 8) & 15, (architecture >> 4) & 15, architecture & 15
+    w0, b0 = U(0), n_hidden * n_in
+    w1 = b0 + n_hidden
+    b1 = w1 + n_out * n_hidden
+    n_params = b1 + n_out
+    p = stack_array(TINY_MAX_PARAMS, params)
+    h = stack_array(TINY_MAX_HIDDEN, params)  # hidden activations
+    slope = stack_array(TINY_MAX_HIDDEN, params)  # their f'(z)
+    out_delta = stack_array(TINY_MAX_OUTPUTS, params)
+    for q in range(n_params):
+        p[q] = params[q]
+    scale = batch_scale(loss, np.int64(1), n_out)
+    for s in range(order.shape[0]):
+        sample = U(order[s])
+        for j in range(n_hidden):
+            acc = p[b0 + j]
+            for i in range(n_in):
+                acc += p[w0 + j * n_in + i] * X[sample, i]
+            h[j], slope[j] = activate(hidden_code, acc)
+        for k in range(n_out):
+            acc = p[b1 + k]
+            for j in range(n_hidden):
+                acc += p[w1 + k * n_hidden + j] * h[j]
+            ak, dk = activate(output_code, acc)
+            value, out_delta[k] = output_unit(loss, acc, ak, dk * scale, Y[sample, k], 0.0, 0.0)
+            total += value
+        lr_t = cast_like(scheduled_lr(schedule, lr, p1, p2, step, epoch), lr)
+        for j in range(n_hidden):
+            dj = cast_like(0.0, lr)  # f'(z_j) sum_k W1[k, j] delta_k, each weight before its update
+            for k in range(n_out):
+                weight = w1 + k * n_hidden + j
+                dj += (p[weight] * slope[j]) * out_delta[k]
+                p[weight] -= (lr_t * h[j]) * out_delta[k]
+            for i in range(n_in):
+                p[w0 + j * n_in + i] -= (lr_t * X[sample, i]) * dj
+            p[b0 + j] -= lr_t * dj
+        for k in range(n_out):
+            p[b1 + k] -= lr_t * out_delta[k]
+        step += 1
+    for q in range(n_params):
+        params[q] = p[q]
+    return total, step
+
+
 @kernel
 def blocked_sgd_epoch(params, velocity, plan, loss_code, X, Y, order,
                       lr, schedule, p1, p2, step, epoch, momentum, nesterov, weight_decay, ws, total):
@@ -704,7 +798,8 @@ def blocked_sgd_epoch(params, velocity, plan, loss_code, X, Y, order,
 
 @kernel
 def sgd_epoch(params, velocity, plan, loss_code, X, Y, order,
-              lr, schedule, p1, p2, step, epoch, momentum, nesterov, weight_decay, ws, total):
+              lr, schedule, p1, p2, step, epoch, momentum, nesterov, weight_decay, ws, total,
+              architecture=None):
     """Per-sample SGD over ``X[order]``: forward, backward and update fused per sample.
 
     Returns ``total`` plus the sum of each sample's unscaled loss, taken
@@ -714,12 +809,20 @@ def sgd_epoch(params, velocity, plan, loss_code, X, Y, order,
     one call as long as every slice but the last is a multiple of
     ``SAMPLE_BLOCK`` samples long.
 
-    Three loops share the work, chosen by ``per_sample_loop``: ``shallow_sgd_epoch``
-    for one narrow hidden layer, ``blocked_sgd_epoch`` for a
-    large first layer under plain SGD, and ``general_sgd_epoch`` for the rest.
+    Four loops share the work, chosen by ``per_sample_loop``:
+    ``tiny_sgd_epoch`` for a tiny network under plain SGD (given its
+    ``architecture``, ``tiny_architecture(plan, loss_code)``, as a
+    compile-time constant; without it ``shallow_sgd_epoch`` stands in),
+    ``shallow_sgd_epoch`` for one narrow hidden layer, ``blocked_sgd_epoch``
+    for a large first layer under plain SGD, and ``general_sgd_epoch`` for
+    the rest.
     """
     loop = per_sample_loop(plan, momentum, weight_decay)
-    if loop == SHALLOW_LOOP:
+    if architecture is not None:  # decided at compile time
+        if loop == TINY_LOOP:
+            return tiny_sgd_epoch(params, velocity, plan, loss_code, X, Y, order, lr, schedule, p1, p2,
+                                  step, epoch, momentum, nesterov, weight_decay, ws, total, architecture)
+    if loop == SHALLOW_LOOP or loop == TINY_LOOP:
         return shallow_sgd_epoch(params, velocity, plan, loss_code, X, Y, order, lr, schedule,
                                  p1, p2, step, epoch, momentum, nesterov, weight_decay, ws, total)
     if loop == BLOCKED_LOOP:
@@ -775,4 +878,4 @@ def minibatch_epoch(params, velocity, grad, plan, loss_code, X, Y, order, batch_
 
 
 # The per-sample loops by their per_sample_loop code, for callers in Python.
-PER_SAMPLE_LOOPS = (shallow_sgd_epoch, blocked_sgd_epoch, general_sgd_epoch)
+PER_SAMPLE_LOOPS = (shallow_sgd_epoch, blocked_sgd_epoch, general_sgd_epoch, tiny_sgd_epoch)

@@ -28,6 +28,7 @@ cluster goes through the scikit-learn estimators and joblib (see the README).
 """
 
 import contextlib
+import functools
 import hashlib
 import math
 import os
@@ -40,6 +41,7 @@ import numpy as np
 from numba import njit, prange
 
 from . import _kernels, training
+from ._jit import call_specialised
 from ._validation import as_inputs, positive_int, real_array, real_number
 from .model import MLP
 from .training import DivergenceError, DivergenceWarning, History
@@ -86,7 +88,7 @@ def _build_kernels(stamp):
     @njit(cache=True, nogil=True, parallel=True)
     def train_slice(params, velocity, grad, n_params, plan, loss_code, X, Y, orders, lengths,
                     batches, first, last, lrs, schedule, p1, p2, steps, epochs, momenta, nesterov,
-                    decays, ws, ws_shape, totals, active):
+                    decays, ws, ws_shape, totals, active, architecture):
         """Batches ``[first, last)`` of the current epoch of every active member, in parallel.
 
         Member ``m`` visits ``X[orders[m, :lengths[m]]]`` in batches of
@@ -97,7 +99,9 @@ def _build_kernels(stamp):
         running loss ``totals[m]`` and update counter ``steps[m]`` exactly as
         ``MLP.fit`` carries them across its slices.  Rows are padded (see
         ``_padded``); row ``m`` of ``ws`` holds the member's workspace of
-        shape ``ws_shape``.
+        shape ``ws_shape``.  ``architecture`` is None, or for a tiny network
+        its ``_kernels.tiny_architecture`` compiled in as a constant
+        (``_jit.call_specialised``), as ``MLP.fit`` runs it.
         """
         version = stamp  # noqa: F841  (part of the cache key, see above)
         rows, units = ws_shape
@@ -113,7 +117,7 @@ def _build_kernels(stamp):
                         total, step = _kernels.sgd_epoch(
                             params[m, :n_params], velocity[m, :n_params], plan, loss_code, X, Y,
                             order, lrs[m], schedule, p1, p2, steps[m], epochs[m], momenta[m],
-                            nesterov, decays[m], member_ws, totals[m])
+                            nesterov, decays[m], member_ws, totals[m], architecture)
                     else:
                         total, step = _kernels.minibatch_epoch(
                             params[m, :n_params], velocity[m, :n_params], grad[m, :n_params], plan,
@@ -172,23 +176,25 @@ _LAUNCH_LOCK = threading.Lock()
 _LAYER = [None]
 
 
-def _launch(kernel, *args):
+def _launch(kernel, *args, constant=None):
     """Call a parallel kernel with members handed to threads one at a time.
 
     Numba's default schedule splits the members into one block per thread up
     front; handing them out one by one (chunk size 1) keeps every thread busy
     when members differ in work (``subsets`` of different sizes) or a core is
     shared with another process.  The chunk size is Numba's per-thread
-    setting and is restored afterwards.
+    setting and is restored afterwards.  With ``constant`` (an int), that is
+    the kernel's last argument, compiled in (``_jit.call_specialised``).
     """
+    call = kernel if constant is None else functools.partial(call_specialised, kernel, constant=constant)
     previous = numba.set_parallel_chunksize(1)
     try:
         if _LAYER[0] in (None, "workqueue"):
             with _LAUNCH_LOCK:
-                result = kernel(*args)
+                result = call(*args)
                 _LAYER[0] = numba.threading_layer()
             return result
-        return kernel(*args)
+        return call(*args)
     finally:
         numba.set_parallel_chunksize(previous)
 
@@ -689,11 +695,21 @@ class Ensemble:
         schedule, p1, p2 = options.schedule._kernel_args()
         normalisers = [first._normaliser(int(length)) for length in lengths]
 
+        # A tiny network trains through the loop compiled for its architecture,
+        # as in MLP.fit (members with momentum or weight decay still take the
+        # other loops: _kernels.sgd_epoch chooses per member).
+        architecture = None
+        if _kernels.per_sample_loop(first._plan, 0.0, 0.0) == _kernels.TINY_LOOP:
+            architecture = _kernels.tiny_architecture(first._plan, first._loss_code)
+
         def run(first_round, last_round):
-            _launch(_train_slice, params, velocity, grad, P, first._plan, first._loss_code, X, Y,
-                    orders, lengths, batches, first_round, last_round, lr_arr, schedule, p1, p2,
-                    steps, epoch_of, mom_arr, options.nesterov, decay_arr, ws, ws_shape, totals,
-                    active)
+            args = (params, velocity, grad, P, first._plan, first._loss_code, X, Y, orders, lengths,
+                    batches, first_round, last_round, lr_arr, schedule, p1, p2, steps, epoch_of,
+                    mom_arr, options.nesterov, decay_arr, ws, ws_shape, totals, active)
+            if architecture is None:
+                _launch(_train_slice, *args, None)
+            else:
+                _launch(_train_slice, *args, constant=architecture)
 
         histories = [History() for _ in members]
         self.history_ = histories

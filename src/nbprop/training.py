@@ -11,6 +11,7 @@ restores the snapshot, so the model always holds the end of its last
 completed, finite epoch.
 """
 
+import functools
 import math
 import numbers
 import time
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _kernels
+from ._jit import call_specialised
 from ._validation import positive_int, real_number
 from .optim import Schedule, as_schedule
 
@@ -397,7 +399,11 @@ def _kernel_runner(model, X, Y, options, batch):
     nesterov = options.nesterov
 
     # The loop sgd_epoch would choose, called directly: only it is compiled.
-    per_sample = _kernels.PER_SAMPLE_LOOPS[_kernels.per_sample_loop(model._plan, momentum, decay)]
+    loop = _kernels.per_sample_loop(model._plan, momentum, decay)
+    per_sample = _kernels.PER_SAMPLE_LOOPS[loop]
+    if loop == _kernels.TINY_LOOP:  # compiled for this architecture, which it takes as a constant
+        architecture = _kernels.tiny_architecture(model._plan, model._loss_code)
+        per_sample = functools.partial(call_specialised, per_sample, constant=architecture)
 
     def run(order, step, total):
         if batch == 1:
