@@ -138,16 +138,17 @@ def test_the_cache_written_by_concurrent_workers_loads_in_a_fresh_process(client
     client.run(train_a_little)  # every kernel on both workers, if the grid search did not already
     assert any(name.endswith(".nbi") for name in os.listdir(_cache_subdir(cache_dir)))
     code = (
-        "import json, numpy as np\n"
+        "import json, numpy as np, nbprop\n"
         "from nbprop.sklearn import MLPRegressor\n"
         "from nbprop import _kernels\n"
         "rng = np.random.default_rng(0)\n"
         "X = rng.uniform(-1, 1, size=(30, 3)); y = X.sum(axis=1)\n"
         "reg = MLPRegressor(hidden_layer_sizes=(8,), max_iter=2, batch_size=1, random_state=0).fit(X, y)\n"
         "reg.set_params(batch_size=10).fit(X, y).predict(X)\n"
+        "nbprop.MLP([3, 2, 1], seed=0).fit(X, y, epochs=1, lr=0.01)\n"
         "stats = {n: [sum(getattr(_kernels, n).stats.cache_hits.values()),\n"
         "             sum(getattr(_kernels, n).stats.cache_misses.values())]\n"
-        "         for n in ('shallow_sgd_epoch', 'minibatch_epoch', 'predict')}\n"
+        "         for n in ('shallow_sgd_epoch', 'minibatch_epoch', 'predict', 'tiny_sgd_epoch')}\n"
         "print(json.dumps(stats))\n")
     env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir)
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
@@ -162,6 +163,13 @@ def train_a_little():
     for batch_size in (1, 10):
         MLPRegressor(hidden_layer_sizes=(8,), max_iter=2, batch_size=batch_size,
                      random_state=0).fit(X, y).predict(X)
+    tiny_fit(X, y)
+
+
+def tiny_fit(X, y):
+    """Plain per-sample SGD of a 3-2-1 network: _kernels.tiny_sgd_epoch, compiled for it."""
+    import nbprop
+    nbprop.MLP([3, 2, 1], seed=0).fit(X, y, epochs=1, lr=0.01)
 
 
 def _cache_subdir(cache_dir):
