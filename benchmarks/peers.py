@@ -33,7 +33,10 @@ Usage::
 
     python benchmarks/peers.py [--nets 1-2-1,8-32-32-1,64-128-10,784-256-10]
         [--repeats 5] [--dtype float64|float32] [--only nbprop,fann,jax,...]
-        [--json results.json]   (--help for the rest)
+        [--hidden identity|sigmoid|tanh|relu] [--json results.json]   (--help for the rest)
+
+``--hidden`` gives every net that hidden activation instead of its own (FANN,
+as set up here, has no relu).
 
 A peer that is not installed is skipped with a message.  Imports of the
 peers are lazy (inside their functions) so that any subset runs.  FANN needs
