@@ -70,8 +70,9 @@ import numpy as np
 
 from ._jit import U, cast_like, kernel
 from ._layout import ACT_CODE, B_OFFSET, FAN_IN, FAN_OUT, IN_OFFSET, OUT_OFFSET, W_OFFSET
-from ._matmul import add_outer_products, add_products
-from .activations import SOFTMAX, activate, activate_layer
+from ._matmul import (PANEL_VECTOR_BYTES, PANEL_VECTORS, add_outer_products, add_panel_products,
+                      add_products, panel_of)
+from .activations import SOFTMAX, activate, activate_in_place, activate_layer
 from .losses import CROSS_ENTROPY, batch_scale, output_unit
 from .optim import scheduled_lr, sgd_update
 
@@ -364,7 +365,7 @@ def forward_block(params, plan, m, n_units, act, pre, slope):
                 softmax_layer(pre, act, b * n_units + o0, fan_out)
 
 
-PREDICT_BLOCK = 64  # samples per block of predict: the block's units stay in L2
+PREDICT_BLOCK = 96  # samples per block of predict: 4 full panels in float64, 2 in float32
 
 
 @kernel
@@ -372,25 +373,63 @@ def predict(params, plan, X, out, ws):
     """Batch forward pass: ``out[s] = network(X[s])`` for every row of ``X``.
 
     Samples go a block at a time, each layer of the block one matrix product
-    (``add_products``) that reads every weight once per block.  The block is
-    one flat buffer, sample ``b``'s units at ``b * n_units`` as in the
-    workspace, so each layer reads its inputs and writes its outputs in place.
+    (``add_panel_products``) that reads every weight once per block.  The
+    block lives in the panel layout of that product (a unit of a panel's
+    samples contiguous), packed once from ``X``: each layer's outputs land
+    where the next layer reads its inputs, and only the last layer's are
+    unpacked into ``out``.  Every output is a chain of multiply-adds in the
+    order of its terms, so it does not depend on the sample's place in the
+    block.
     """
     n_units = U(ws.shape[1])
-    block = np.empty(PREDICT_BLOCK * ws.shape[1], dtype=ws.dtype)
-    slopes = np.empty(PREDICT_BLOCK * ws.shape[1], dtype=ws.dtype)  # f'(z), unused here
+    lanes = U(PANEL_VECTOR_BYTES // ws.itemsize)
+    wide = U(PANEL_VECTORS) * lanes
+    block = np.zeros(PREDICT_BLOCK * n_units, dtype=ws.dtype)  # padded lanes stay finite
+    column = np.empty(n_units, dtype=ws.dtype)  # one sample's units, for softmax
     last = plan.shape[0] - 1
     o_last, n_out = U(plan[last, OUT_OFFSET]), U(plan[last, FAN_OUT])
     n, n_in = U(X.shape[0]), U(X.shape[1])
     for start in range(U(0), n, U(PREDICT_BLOCK)):
         m = min(U(PREDICT_BLOCK), n - start)
-        for b in range(m):
+        padded = m + (lanes - m % lanes) % lanes
+        s = U(0)
+        while s < padded:  # a panel at a time: its rows are written whole, X read down its columns
+            w = panel_of(s, m, wide, lanes)[1]
+            real = min(w, m - s)
             for i in range(n_in):
-                block[b * n_units + i] = X[start + b, i]
-        forward_block(params, plan, m, n_units, block, block, slopes)  # in place
+                row = s * n_units + i * w
+                for b in range(real):
+                    block[row + b] = X[start + s + b, i]
+                for b in range(real, w):
+                    block[row + b] = 0.0
+            s += w
+        for layer in range(plan.shape[0]):
+            fan_in, fan_out, w0, b0, i0, o0 = layer_offsets(plan, layer)
+            s = U(0)
+            while s < padded:  # biases first: the products add onto them
+                w = panel_of(s, m, wide, lanes)[1]
+                for j in range(fan_out):
+                    for b in range(w):
+                        block[s * n_units + (o0 + j) * w + b] = params[b0 + j]
+                s += w
+            add_panel_products(params, w0, fan_in, fan_out, fan_in, block, i0, m, n_units, o0)
+            code = plan[layer, ACT_CODE]
+            s = U(0)
+            while s < padded:
+                w = panel_of(s, m, wide, lanes)[1]
+                activate_in_place(code, block, s * n_units + o0 * w, fan_out * w)
+                if code == SOFTMAX:  # over each sample's units: gathered, as softmax_layer reads them
+                    for b in range(w):
+                        for j in range(fan_out):
+                            column[j] = block[s * n_units + (o0 + j) * w + b]
+                        softmax_layer(column, column, U(0), fan_out)
+                        for j in range(fan_out):
+                            block[s * n_units + (o0 + j) * w + b] = column[j]
+                s += w
         for b in range(m):
+            s, w = panel_of(b, m, wide, lanes)
             for k in range(n_out):
-                out[start + b, k] = block[b * n_units + o_last + k]
+                out[start + b, k] = block[s * n_units + (o_last + k) * w + b - s]
 
 
 @kernel
