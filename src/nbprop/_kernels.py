@@ -31,7 +31,8 @@ Which loop trains what:
 ``minibatch_epoch``         batches; large networks' gradients by matrix
                             products (``batch_gradient``), small ones'
                             per sample (``accumulate_gradient``)
-``predict``                 blocks of 64 samples, a matrix product per layer
+``predict``                 blocks of 96 samples in panels, a matrix product
+                            per layer (``add_panel_products``)
 ==========================  ==============================================
 
 ``sgd_epoch`` chooses among the first three (``per_sample_loop``); ``MLP.fit``
@@ -54,7 +55,9 @@ How it is kept fast (issue 3), each rule measured:
   fuse multiply-adds, but not assume away NaN or inf (divergence must stay
   visible), and NumPy's error model keeps division checks out of the loops.
 * Batched work goes through the register-tiled products of ``_matmul.py``,
-  which read each weight once per block of samples at 30-50 GFLOP/s.
+  which read each weight once per block of samples at 30-50 GFLOP/s;
+  ``predict``'s, whose sums run across 512-bit vectors of samples, at about
+  100 (the core's peak is 120).
 * The general per-sample update sweeps each weight row once: the row feeds
   the previous layer's delta, is updated, and (first layer) gives the next
   sample's pre-activation while it is still in cache.
@@ -347,8 +350,9 @@ def forward_block(params, plan, m, n_units, act, pre, slope):
     """Forward pass of ``m`` samples whose units sit at ``b * n_units`` in flat buffers.
 
     ``act`` holds the inputs on entry and every layer's activations on exit,
-    ``pre`` the pre-activations and ``slope`` the ``f'(z)``; ``pre`` may be
-    ``act`` itself (each layer reads its inputs before it writes its outputs).
+    ``pre`` the pre-activations and ``slope`` the ``f'(z)``.  (``pre`` may be
+    ``act`` itself, as each layer reads its inputs before it writes its
+    outputs, but then ``activate_layer`` cannot vectorise.)
     Each layer is one matrix product, ``Z = A W^T + b``.
     """
     one = cast_like(1.0, params[0])
@@ -384,24 +388,35 @@ def predict(params, plan, X, out, ws):
     n_units = U(ws.shape[1])
     lanes = U(PANEL_VECTOR_BYTES // ws.itemsize)
     wide = U(PANEL_VECTORS) * lanes
-    block = np.zeros(PREDICT_BLOCK * n_units, dtype=ws.dtype)  # padded lanes stay finite
+    n, n_in = U(X.shape[0]), U(X.shape[1])
+    # Room for one block (fewer samples if there are fewer), padded to whole
+    # vectors, starting on a vector's bytes like every panel's rows then:
+    # loads that straddle two cache lines cost the product about 4%.
+    room = min(U(PREDICT_BLOCK), n + (lanes - n % lanes) % lanes) * n_units
+    spare = np.empty(room + lanes, dtype=ws.dtype)
+    block = spare[U(PANEL_VECTOR_BYTES - spare.ctypes.data % PANEL_VECTOR_BYTES) % U(PANEL_VECTOR_BYTES)
+                  // U(ws.itemsize):]
     column = np.empty(n_units, dtype=ws.dtype)  # one sample's units, for softmax
     last = plan.shape[0] - 1
     o_last, n_out = U(plan[last, OUT_OFFSET]), U(plan[last, FAN_OUT])
-    n, n_in = U(X.shape[0]), U(X.shape[1])
     for start in range(U(0), n, U(PREDICT_BLOCK)):
         m = min(U(PREDICT_BLOCK), n - start)
         padded = m + (lanes - m % lanes) % lanes
         s = U(0)
-        while s < padded:  # a panel at a time: its rows are written whole, X read down its columns
+        while s < padded:
             w = panel_of(s, m, wide, lanes)[1]
             real = min(w, m - s)
-            for i in range(n_in):
-                row = s * n_units + i * w
+            base = s * n_units
+            if real == w:  # a full panel: its rows written whole, X read down its columns
+                for i in range(n_in):
+                    for b in range(w):
+                        block[base + i * w + b] = X[start + s + b, i]
+            else:  # a padded panel: zeros in every lane the products read, then the samples
+                for q in range(n_in * w):
+                    block[base + q] = 0.0
                 for b in range(real):
-                    block[row + b] = X[start + s + b, i]
-                for b in range(real, w):
-                    block[row + b] = 0.0
+                    for i in range(n_in):
+                        block[base + i * w + b] = X[start + s + b, i]
             s += w
         for layer in range(plan.shape[0]):
             fan_in, fan_out, w0, b0, i0, o0 = layer_offsets(plan, layer)
@@ -417,9 +432,14 @@ def predict(params, plan, X, out, ws):
             s = U(0)
             while s < padded:
                 w = panel_of(s, m, wide, lanes)[1]
-                activate_in_place(code, block, s * n_units + o0 * w, fan_out * w)
+                real = min(w, m - s)
+                if real == w:  # the layer's units, one contiguous run
+                    activate_in_place(code, block, s * n_units + o0 * w, fan_out * w)
+                else:  # a padded panel (a single sample, say): only the real lanes
+                    for j in range(fan_out):
+                        activate_in_place(code, block, s * n_units + (o0 + j) * w, real)
                 if code == SOFTMAX:  # over each sample's units: gathered, as softmax_layer reads them
-                    for b in range(w):
+                    for b in range(real):
                         for j in range(fan_out):
                             column[j] = block[s * n_units + (o0 + j) * w + b]
                         softmax_layer(column, column, U(0), fan_out)

@@ -279,7 +279,7 @@ if _has_avx512():
     PANEL_ROWS, PANEL_VECTORS, PANEL_VECTOR_BYTES = 8, 3, 64
 else:
     PANEL_ROWS, PANEL_VECTORS, PANEL_VECTOR_BYTES = 6, 2, 32
-PANEL_DEPTH = 128  # terms per pass of the tiles: T's rows for one panel (24 KB) stay in L1
+PANEL_DEPTH = 256  # most terms per pass: 784 go in 4 passes of 196, a panel's rows of T (37 KB) in L1 (48 KB)
 
 
 def _panel_tile(vectors):
@@ -426,15 +426,22 @@ def add_panel_products(W, w_start, w_row, m, k, T, t_unit, n, n_units, c_unit):
     wide = U(PANEL_VECTORS) * lanes
     full = n - n % wide
     rows = U(PANEL_ROWS)
-    for p in range(U(0), k, U(PANEL_DEPTH)):
-        depth = min(U(PANEL_DEPTH), k - p)
-        for s in range(U(0), full, wide):
-            t0 = s * n_units + (t_unit + p) * wide
-            for r in range(U(0), m, rows):
-                panel_tile(W, w_start + r * w_row + p, w_row, min(rows, m - r), T, t0, wide, depth,
-                           T, s * n_units + (c_unit + r) * wide, wide)
-        for s in range(full, n, lanes):
-            t0 = s * n_units + (t_unit + p) * lanes
-            for r in range(U(0), m, rows):
-                panel_tile_edge(W, w_start + r * w_row + p, w_row, min(rows, m - r), T, t0, lanes, depth,
-                                T, s * n_units + (c_unit + r) * lanes, lanes)
+    # Passes of equal depth: 784 terms as 4 x 196 rather than 3 x 256 + 16,
+    # whose short last pass would spend its time loading and storing C.  The
+    # edge panels, a vector wide, take passes as many times deeper as a full
+    # panel has vectors (the same bytes of T per pass).
+    for s0, s1, width, depth in ((U(0), full, wide, U(PANEL_DEPTH)),
+                                 (full, n, lanes, U(PANEL_DEPTH * PANEL_VECTORS))):
+        passes = (k + depth - U(1)) // depth
+        step = (k + passes - U(1)) // passes
+        for p in range(U(0), k, step):
+            terms = min(step, k - p)
+            for s in range(s0, s1, width):
+                t0 = s * n_units + (t_unit + p) * width
+                for r in range(U(0), m, rows):
+                    if width == wide:
+                        panel_tile(W, w_start + r * w_row + p, w_row, min(rows, m - r), T, t0, width,
+                                   terms, T, s * n_units + (c_unit + r) * width, width)
+                    else:
+                        panel_tile_edge(W, w_start + r * w_row + p, w_row, min(rows, m - r), T, t0,
+                                        width, terms, T, s * n_units + (c_unit + r) * width, width)
