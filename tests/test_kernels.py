@@ -152,7 +152,8 @@ def test_batched_gradient_of_a_large_network_matches_reference(head, dtype):
 @pytest.mark.parametrize("batch_size", [1, 7, None])
 def test_matrix_product_edges_match_reference(sizes, batch_size, dtype):
     # Shapes whose rows, columns and blocks are no multiple of the 4 x 4 dot
-    # tiles or the 4 x 16 (4 x 32 in float32) outer-product tiles, through
+    # tiles, the 8 x 24 (8 x 48 in float32) outer-product tiles or the 8-row
+    # tiles and 24-sample panels of the panel products, through
     # every loop that uses them: blocked per-sample SGD (full blocks from 256
     # inputs, half blocks below), batched gradients, predict.
     if batch_size == 1:
@@ -246,3 +247,56 @@ def test_activate_in_place_gives_activate_layers_values(code, dtype):
     expected = z.copy()
     expected[3:-2] = a[3:-2]
     np.testing.assert_array_equal(inplace, expected)
+
+
+@pytest.mark.parametrize("n", [1, 7, 8, 23, 24, 25, 49, 96])
+def test_pack_and_unpack_panels_are_the_layout_of_add_panel_products(n, dtype):
+    rng = np.random.default_rng(n)
+    n_units, unit0, count = 11, 3, 6
+    src = rng.normal(size=(n + 2, n_units + 1)).astype(dtype)  # rows and a column around the samples
+    full = np.zeros((n, n_units), dtype)
+    full[:, unit0:unit0 + count] = src[2:, 1:1 + count]
+    expected = to_panels(full, n_units)
+    panels = np.full(expected.shape, np.nan, dtype)
+    u = np.uint64
+    _matmul.pack_panels(src, u(2), u(1), u(count), u(n), panels, u(n_units), u(unit0))
+    written = ~np.isnan(panels)
+    assert np.array_equal(written, from_mask(expected.shape, n, n_units, unit0, count, dtype))
+    np.testing.assert_array_equal(panels[written], expected[written])  # padded lanes: zeros
+    dst = np.full((n + 1, n_units), np.nan, dtype)
+    _matmul.unpack_panels(panels, u(n_units), u(unit0), u(count), u(n), dst, u(1), u(0))
+    np.testing.assert_array_equal(dst[1:, :count], src[2:, 1:1 + count])
+    assert np.isnan(dst[0]).all() and np.isnan(dst[:, count:]).all()
+
+
+def from_mask(shape, n, n_units, unit0, count, dtype):
+    """Where ``pack_panels`` writes: units ``unit0 ...`` of every lane, padded ones included."""
+    mask = np.zeros(shape, bool)
+    lanes, wide = _matmul.panel_lanes(dtype), _matmul.panel_width(dtype)
+    for b in range(-(-n // lanes) * lanes):
+        s, w = _matmul.panel_of(np.uint64(b), np.uint64(n), np.uint64(wide), np.uint64(lanes))
+        mask[s * n_units + (unit0 + np.arange(count)) * w + b - s] = True
+    return mask
+
+
+# (rows of C, columns of C, terms): across full tiles, vector edges and the scalar columns
+OUTER_SHAPES = [(1, 1, 1), (3, 7, 2), (8, 24, 32), (9, 25, 1), (17, 49, 33), (256, 790, 32), (5, 100, 64)]
+
+
+@pytest.mark.parametrize("m,n,k", OUTER_SHAPES)
+def test_outer_products_match_numpy(m, n, k, dtype):
+    rng = np.random.default_rng(m * 7 + n + k)
+    a_row, a_step = 1, m + 3  # A's rows across, its terms down: as a block of deltas
+    A = rng.normal(size=2 + (k - 1) * a_step + m).astype(dtype)
+    B = rng.normal(size=1 + k * (n + 2)).astype(dtype)
+    C = rng.normal(size=4 + m * (n + 5)).astype(dtype)
+    u = np.uint64
+    Am = np.array([[A[2 + r * a_row + p * a_step] for p in range(k)] for r in range(m)], np.float64)
+    Bm = np.array([B[1 + p * (n + 2):1 + p * (n + 2) + n] for p in range(k)], np.float64)
+    expected = C.astype(np.float64)
+    rows = expected[4:].reshape(m, n + 5)
+    rows[:, :n] += -0.5 * (Am @ Bm)
+    _matmul.add_outer_products(A, u(2), u(a_row), u(a_step), u(m), B, u(1), u(n + 2), u(n), u(k),
+                               C, u(4), u(n + 5), np.dtype(dtype).type(-0.5))
+    eps = np.finfo(dtype).eps
+    np.testing.assert_allclose(C, expected, rtol=0, atol=8 * eps * np.sqrt(k) * np.abs(expected).max())

@@ -32,7 +32,7 @@ Which loop trains what:
                             products (``batch_gradient``), small ones'
                             per sample (``accumulate_gradient``)
 ``predict``                 blocks of 96 samples in panels, a matrix product
-                            per layer (``add_panel_products``)
+                            per layer (``panel_layer``)
 ==========================  ==============================================
 
 ``sgd_epoch`` chooses among the first three (``per_sample_loop``); ``MLP.fit``
@@ -55,9 +55,10 @@ How it is kept fast (issue 3), each rule measured:
   fuse multiply-adds, but not assume away NaN or inf (divergence must stay
   visible), and NumPy's error model keeps division checks out of the loops.
 * Batched work goes through the register-tiled products of ``_matmul.py``,
-  which read each weight once per block of samples at 30-50 GFLOP/s;
-  ``predict``'s, whose sums run across 512-bit vectors of samples, at about
-  100 (the core's peak is 120).
+  which read each weight once per block of samples: the forward passes of
+  ``predict`` and ``batch_gradient`` (samples across 512-bit vectors) at
+  about 100 GFLOP/s, the weight gradients (outer products) at about 90, the
+  blocked loop's dot products at 30-50 (the core's peak is 120).
 * The general per-sample update sweeps each weight row once: the row feeds
   the previous layer's delta, is updated, and (first layer) gives the next
   sample's pre-activation while it is still in cache.
@@ -73,8 +74,8 @@ import numpy as np
 
 from ._jit import U, cast_like, kernel
 from ._layout import ACT_CODE, B_OFFSET, FAN_IN, FAN_OUT, IN_OFFSET, OUT_OFFSET, W_OFFSET
-from ._matmul import (PANEL_VECTOR_BYTES, PANEL_VECTORS, add_outer_products, add_panel_products,
-                      add_products, panel_of)
+from ._matmul import (PANEL_VECTOR_BYTES, PANEL_VECTORS, add_outer_products, add_products, pack_panels,
+                      panel_buffer, panel_layer, panel_of, unpack_panels)
 from .activations import SOFTMAX, activate, activate_in_place, activate_layer
 from .losses import CROSS_ENTROPY, batch_scale, output_unit
 from .optim import scheduled_lr, sgd_update
@@ -346,27 +347,31 @@ def per_sample_loop(plan, momentum, weight_decay):
     return GENERAL_LOOP
 
 @kernel
-def forward_block(params, plan, m, n_units, act, pre, slope):
+def forward_block(params, plan, m, n_units, act, pre, slope, panels):
     """Forward pass of ``m`` samples whose units sit at ``b * n_units`` in flat buffers.
 
     ``act`` holds the inputs on entry and every layer's activations on exit,
-    ``pre`` the pre-activations and ``slope`` the ``f'(z)``.  (``pre`` may be
-    ``act`` itself, as each layer reads its inputs before it writes its
-    outputs, but then ``activate_layer`` cannot vectorise.)
-    Each layer is one matrix product, ``Z = A W^T + b``.
+    ``pre`` the pre-activations and ``slope`` the ``f'(z)``.  Each layer is
+    one matrix product, ``Z = A W^T + b``, in the panel layout of
+    ``panel_layer`` (``panels``, a ``panel_buffer`` for ``m`` samples): the
+    inputs are packed into it once, each layer's ``Z`` unpacked from it and
+    its activations packed back for the next layer.  The transposes cost a
+    few percent of what the panel product saves over ``add_products``.
     """
-    one = cast_like(1.0, params[0])
+    rows = U(act.shape[0]) // n_units
+    acts, pres = act.reshape((rows, n_units)), pre.reshape((rows, n_units))
+    pack_panels(acts, U(0), U(0), U(plan[0, FAN_IN]), m, panels, n_units, U(0))
     for layer in range(plan.shape[0]):
         fan_in, fan_out, w0, b0, i0, o0 = layer_offsets(plan, layer)
-        for b in range(m):
-            for j in range(fan_out):
-                pre[b * n_units + o0 + j] = params[b0 + j]
-        add_products(act, i0, n_units, m, params, w0, fan_in, fan_out, fan_in, pre, o0, n_units, one)
+        panel_layer(params, w0, b0, fan_in, fan_out, panels, i0, o0, m, n_units)
+        unpack_panels(panels, n_units, o0, fan_out, m, pres, U(0), o0)
         code = plan[layer, ACT_CODE]
         for b in range(m):
             activate_layer(code, pre, act, slope, b * n_units + o0, fan_out)
             if code == SOFTMAX:
                 softmax_layer(pre, act, b * n_units + o0, fan_out)
+        if layer < plan.shape[0] - 1:
+            pack_panels(acts, U(0), o0, fan_out, m, panels, n_units, o0)
 
 
 PREDICT_BLOCK = 96  # samples per block of predict: 4 full panels in float64, 2 in float32
@@ -377,60 +382,30 @@ def predict(params, plan, X, out, ws):
     """Batch forward pass: ``out[s] = network(X[s])`` for every row of ``X``.
 
     Samples go a block at a time, each layer of the block one matrix product
-    (``add_panel_products``) that reads every weight once per block.  The
-    block lives in the panel layout of that product (a unit of a panel's
-    samples contiguous), packed once from ``X``: each layer's outputs land
-    where the next layer reads its inputs, and only the last layer's are
-    unpacked into ``out``.  Every output is a chain of multiply-adds in the
-    order of its terms, so it does not depend on the sample's place in the
-    block.
+    (``panel_layer``) that reads every weight once per block.  The block
+    lives in the panel layout of that product (a unit of a panel's samples
+    contiguous), packed once from ``X``: each layer's outputs land where the
+    next layer reads its inputs, and only the last layer's are unpacked into
+    ``out``.  Every output is a chain of multiply-adds in the order of its
+    terms, so it does not depend on the sample's place in the block.
     """
     n_units = U(ws.shape[1])
     lanes = U(PANEL_VECTOR_BYTES // ws.itemsize)
     wide = U(PANEL_VECTORS) * lanes
     n, n_in = U(X.shape[0]), U(X.shape[1])
-    # Room for one block (fewer samples if there are fewer), padded to whole
-    # vectors, starting on a vector's bytes like every panel's rows then:
-    # loads that straddle two cache lines cost the product about 4%.
-    room = min(U(PREDICT_BLOCK), n + (lanes - n % lanes) % lanes) * n_units
-    spare = np.empty(room + lanes, dtype=ws.dtype)
-    block = spare[U(PANEL_VECTOR_BYTES - spare.ctypes.data % PANEL_VECTOR_BYTES) % U(PANEL_VECTOR_BYTES)
-                  // U(ws.itemsize):]
+    block = panel_buffer(min(U(PREDICT_BLOCK), n), n_units, ws)
     column = np.empty(n_units, dtype=ws.dtype)  # one sample's units, for softmax
     last = plan.shape[0] - 1
     o_last, n_out = U(plan[last, OUT_OFFSET]), U(plan[last, FAN_OUT])
     for start in range(U(0), n, U(PREDICT_BLOCK)):
         m = min(U(PREDICT_BLOCK), n - start)
-        padded = m + (lanes - m % lanes) % lanes
-        s = U(0)
-        while s < padded:
-            w = panel_of(s, m, wide, lanes)[1]
-            real = min(w, m - s)
-            base = s * n_units
-            if real == w:  # a full panel: its rows written whole, X read down its columns
-                for i in range(n_in):
-                    for b in range(w):
-                        block[base + i * w + b] = X[start + s + b, i]
-            else:  # a padded panel: zeros in every lane the products read, then the samples
-                for q in range(n_in * w):
-                    block[base + q] = 0.0
-                for b in range(real):
-                    for i in range(n_in):
-                        block[base + i * w + b] = X[start + s + b, i]
-            s += w
+        pack_panels(X, start, U(0), n_in, m, block, n_units, U(0))
         for layer in range(plan.shape[0]):
             fan_in, fan_out, w0, b0, i0, o0 = layer_offsets(plan, layer)
-            s = U(0)
-            while s < padded:  # biases first: the products add onto them
-                w = panel_of(s, m, wide, lanes)[1]
-                for j in range(fan_out):
-                    for b in range(w):
-                        block[s * n_units + (o0 + j) * w + b] = params[b0 + j]
-                s += w
-            add_panel_products(params, w0, fan_in, fan_out, fan_in, block, i0, m, n_units, o0)
+            panel_layer(params, w0, b0, fan_in, fan_out, block, i0, o0, m, n_units)
             code = plan[layer, ACT_CODE]
             s = U(0)
-            while s < padded:
+            while s < m:
                 w = panel_of(s, m, wide, lanes)[1]
                 real = min(w, m - s)
                 if real == w:  # the layer's units, one contiguous run
@@ -446,10 +421,7 @@ def predict(params, plan, X, out, ws):
                         for j in range(fan_out):
                             block[s * n_units + (o0 + j) * w + b] = column[j]
                 s += w
-        for b in range(m):
-            s, w = panel_of(b, m, wide, lanes)
-            for k in range(n_out):
-                out[start + b, k] = block[s * n_units + (o_last + k) * w + b - s]
+        unpack_panels(block, n_units, o_last, n_out, m, out, start, U(0))
 
 
 @kernel
@@ -491,11 +463,12 @@ def batch_gradient(params, plan, loss_code, X, Y, order, start, stop, grad, ws):
 
     For a block of ``m`` samples each layer's forward pass is ``Z = A W^T + b``,
     its weight gradient ``Delta^T A`` and the previous layer's delta
-    ``(Delta W) * f'``: three ``add_products`` that read each weight once per
+    ``(Delta W) * f'``: three matrix products that read each weight once per
     block rather than once per sample.  The blocks' rows live in flat buffers,
-    sample ``b``'s units at ``b * n_units`` as in the workspace; the two
-    backward products sum over short ranges (the block's samples, a layer's
-    outputs) and take the outer-product form.
+    sample ``b``'s units at ``b * n_units`` as in the workspace; the forward
+    product runs in panels (``forward_block``), the two backward products
+    sum over short ranges (the block's samples, a layer's outputs) and take
+    the outer-product form.
     """
     n_units = U(ws.shape[1])
     block = U(GRADIENT_BLOCK)
@@ -504,6 +477,7 @@ def batch_gradient(params, plan, loss_code, X, Y, order, start, stop, grad, ws):
     act = np.empty(block * n_units, dtype=ws.dtype)
     slope = np.empty(block * n_units, dtype=ws.dtype)
     delta = np.empty(block * n_units, dtype=ws.dtype)
+    panels = panel_buffer(block, n_units, ws)
     scale = batch_scale(loss_code, stop - start, plan[plan.shape[0] - 1, FAN_OUT])
     n_in = U(X.shape[1])
     total = 0.0
@@ -512,7 +486,7 @@ def batch_gradient(params, plan, loss_code, X, Y, order, start, stop, grad, ws):
         for b in range(m):
             for i in range(n_in):
                 act[b * n_units + i] = X[U(order[first + b]), i]
-        forward_block(params, plan, m, n_units, act, pre, slope)
+        forward_block(params, plan, m, n_units, act, pre, slope, panels)
         for b in range(m):
             row = b * n_units
             total += output_delta(plan, loss_code, Y, U(order[first + b]), scale,

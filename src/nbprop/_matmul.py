@@ -1,4 +1,4 @@
-"""Register-tiled matrix products for the kernels, in two forms.
+"""Register-tiled matrix products for the kernels, in three forms.
 
 * ``add_products`` (``C += sign A B^T``, rows of ``A`` and ``B`` dotted):
   for long sums, such as a layer's pre-activations over its inputs.  Each
@@ -6,17 +6,21 @@
 * ``add_outer_products`` (``C += alpha A^T B`` as a sum of outer products):
   for short sums, such as a weight gradient over the 32 samples of a batch,
   where the dot form would spend its time adding up the vectors at the end.
-  Each ``outer_tile`` keeps a 4 x 16 block of ``C`` (4 x 32 in float32) in
-  vector registers over the whole sum.  LLVM cannot vectorise that loop
-  from Python source (the vectors run across the inner loop), so
-  ``outer_tile`` writes its loop in LLVM IR with explicit 256-bit vectors:
-  the width LLVM itself prefers on x86, and on narrower machines LLVM splits
-  them.
+  Each ``outer_tile`` keeps an 8 x 24 block of ``C`` (8 x 48 in float32) in
+  vector registers over the whole sum, with AVX-512 (else 4 x 16 in 256-bit
+  vectors).  LLVM cannot vectorise that loop from Python source (the vectors
+  run across the inner loop), so ``outer_tile`` writes its loop in LLVM IR
+  with explicit vectors: 512 bits wide where the machine has them, although
+  LLVM prefers 256 for the loops it vectorises itself, because this core
+  has two 512-bit FMA ports (measured: 120 GFLOP/s in float64 against 65
+  with 256-bit vectors).  A weight gradient over 32 samples runs at about
+  90 GFLOP/s (55 with the former 4 x 16 tiles of 256 bits).
 * ``add_panel_products`` (``C += W T`` with ``T`` and ``C`` in *panels*):
   for the forward pass of ``predict``, the one product there.  Samples sit in
   the lanes of the vectors (a panel holds one unit of 24 samples, in float64,
   contiguously), each ``panel_tile`` keeps 8 x 24 sums in 24 registers of
-  512 bits, and every sum is one chain of fused multiply-adds in the order of
+  512 bits (about 100 GFLOP/s; 6 x 8 in 256-bit vectors without AVX-512),
+  and every sum is one chain of fused multiply-adds in the order of
   its terms, so a sample's result depends neither on its lane nor on the
   tile it falls in.
 
@@ -31,6 +35,15 @@ from numba.core import cgutils, errors
 from numba.extending import intrinsic
 
 from ._jit import U, cast_like, kernel
+
+
+def _has_avx512():
+    """Whether this machine has 512-bit vectors (AVX-512F), which the tiles below are sized for."""
+    try:
+        return bool(llvm.get_host_cpu_features().get("avx512f", False))
+    except RuntimeError:  # no feature list on this host: assume the narrower vectors
+        return False
+
 
 # ------------------------------------------------------------- dot form
 
@@ -100,13 +113,17 @@ def add_products(A, a_start, a_stride, m, B, b_start, b_stride, n, k, C, c_start
 
 # ----------------------------------------------------------- outer form
 
-TILE_ROWS = 4
-TILE_VECTORS = 4  # vectors of 256 bits per tile row
-VECTOR_BYTES = 32
+# With AVX-512, 8 rows by 3 vectors of 512 bits (24 of the 32 registers as
+# sums, as panel_tile below); else 4 rows by 4 vectors of 256 bits (16 sums
+# of the 16 registers AVX2 has).
+if _has_avx512():
+    TILE_ROWS, TILE_VECTORS, VECTOR_BYTES = 8, 3, 64
+else:
+    TILE_ROWS, TILE_VECTORS, VECTOR_BYTES = 4, 4, 32
 
 
 def _outer_tile(vectors):
-    """The ``outer_tile`` intrinsic with ``vectors`` vectors per row (4, or 1 for the edge)."""
+    """The ``outer_tile`` intrinsic with ``vectors`` vectors per row (``TILE_VECTORS``, or 1 for the edge)."""
 
     def outer_tile(typingctx, A, a0, a_row, a_step, B, b0, b_step, k, C, c0, c_stride, rows, alpha):
         # The IR below indexes raw data pointers of A's dtype: anything else would be misread.
@@ -208,17 +225,17 @@ def _outer_tile_codegen(dtype, vectors):
 outer_tile = _outer_tile(TILE_VECTORS)
 outer_tile.__doc__ = """``C[c0 + r c_stride + c] += alpha sum_p A[a0 + r a_row + p a_step] B[b0 + p b_step + c]``.
 
-For ``r < rows`` (at most 4) and ``c`` below ``tile_columns``: a 4-row block
-of ``C`` held in 16 vector registers while ``p`` runs over the ``k`` terms;
-each term is 4 vector loads of ``B``, 4 broadcasts of ``A`` and 16 fused
-multiply-adds.  Rows past ``rows`` repeat the last real row and are never
-stored.
+For ``r < rows`` (at most ``TILE_ROWS``) and ``c`` below ``tile_columns``: a
+block of ``C`` held in ``TILE_ROWS x TILE_VECTORS`` vector registers while
+``p`` runs over the ``k`` terms; each term is ``TILE_VECTORS`` vector loads of
+``B``, ``TILE_ROWS`` broadcasts of ``A`` and a fused multiply-add for each
+pair.  Rows past ``rows`` repeat the last real row and are never stored.
 """
 outer_tile_edge = _outer_tile(1)  # the same, one vector wide: the columns a full tile leaves
 
 
 def tile_columns(dtype):
-    """Columns of an ``outer_tile``: 16 in float64, 32 in float32."""
+    """Columns of an ``outer_tile``: 24 in float64, 48 in float32 (16 and 32 without AVX-512)."""
     return TILE_VECTORS * VECTOR_BYTES // np.dtype(dtype).itemsize
 
 
@@ -261,13 +278,6 @@ def add_outer_products(A, a_start, a_row, a_step, m, B, b_start, b_step, n, k, C
 # are read as they are, one stream per tile row); the block's inputs are
 # packed once, and each layer writes its outputs in the same panel layout its
 # successor reads.
-
-
-def _has_avx512():
-    try:
-        return bool(llvm.get_host_cpu_features().get("avx512f", False))
-    except RuntimeError:  # no feature list on this host: assume the narrower vectors
-        return False
 
 
 # This core has two 512-bit FMA ports (measured: 120 GFLOP/s with 512-bit
@@ -445,3 +455,81 @@ def add_panel_products(W, w_start, w_row, m, k, T, t_unit, n, n_units, c_unit):
                     else:
                         panel_tile_edge(W, w_start + r * w_row + p, w_row, min(rows, m - r), T, t0,
                                         width, terms, T, s * n_units + (c_unit + r) * width, width)
+
+
+@kernel
+def pack_panels(src, row0, col0, count, m, panels, n_units, unit0):
+    """Units ``unit0 ...`` of ``m`` samples' panels from ``src[row0 + b, col0 + u]``, ``u < count``.
+
+    The lanes that pad the last panel to a whole vector get zeros: the
+    products read them, and must see finite numbers.
+    """
+    lanes = U(PANEL_VECTOR_BYTES // panels.itemsize)
+    wide = U(PANEL_VECTORS) * lanes
+    padded = m + (lanes - m % lanes) % lanes
+    s = U(0)
+    while s < padded:
+        w = panel_of(s, m, wide, lanes)[1]
+        real = min(w, m - s)
+        base = s * n_units + unit0 * w
+        if real == w:  # a full panel: its rows written whole, src read down its columns
+            for u in range(count):
+                for b in range(w):
+                    panels[base + u * w + b] = src[row0 + s + b, col0 + u]
+        else:  # the padded panel (one sample, say): zeros, then sample by sample
+            for q in range(count * w):
+                panels[base + q] = 0.0
+            for b in range(real):
+                for u in range(count):
+                    panels[base + u * w + b] = src[row0 + s + b, col0 + u]
+        s += w
+
+
+@kernel
+def unpack_panels(panels, n_units, unit0, count, m, dst, row0, col0):
+    """``dst[row0 + b, col0 + u]`` = unit ``unit0 + u`` of sample ``b`` of the panels, ``b < m``, ``u < count``."""
+    lanes = U(PANEL_VECTOR_BYTES // panels.itemsize)
+    wide = U(PANEL_VECTORS) * lanes
+    s = U(0)
+    while s < m:
+        w = panel_of(s, m, wide, lanes)[1]
+        base = s * n_units + unit0 * w
+        for b in range(min(w, m - s)):
+            for u in range(count):
+                dst[row0 + s + b, col0 + u] = panels[base + u * w + b]
+        s += w
+
+
+@kernel
+def panel_layer(params, w0, b0, fan_in, fan_out, panels, i0, o0, m, n_units):
+    """A layer's ``Z = W A + b`` in the panels of ``m`` samples: units ``o0 ...`` from units ``i0 ...``.
+
+    ``W`` and ``b`` at ``w0`` and ``b0`` in ``params``, ``W`` row-major
+    ``(fan_out, fan_in)``.  Each ``Z`` starts as the bias, and the product adds
+    its terms in order.
+    """
+    lanes = U(PANEL_VECTOR_BYTES // panels.itemsize)
+    wide = U(PANEL_VECTORS) * lanes
+    padded = m + (lanes - m % lanes) % lanes
+    s = U(0)
+    while s < padded:
+        w = panel_of(s, m, wide, lanes)[1]
+        for j in range(fan_out):
+            for b in range(w):
+                panels[s * n_units + (o0 + j) * w + b] = params[b0 + j]
+        s += w
+    add_panel_products(params, w0, fan_in, fan_out, fan_in, panels, i0, m, n_units, o0)
+
+
+@kernel
+def panel_buffer(samples, n_units, like):
+    """An uninitialised panel block for ``samples`` samples (padded to whole vectors), vector-aligned.
+
+    Every panel's rows then start on a vector's bytes too (panels and rows
+    are whole vectors): loads that straddle two cache lines cost the product
+    about 4%.
+    """
+    lanes = U(PANEL_VECTOR_BYTES // like.itemsize)
+    spare = np.empty((samples + (lanes - samples % lanes) % lanes) * n_units + lanes, dtype=like.dtype)
+    skip = U(PANEL_VECTOR_BYTES - spare.ctypes.data % PANEL_VECTOR_BYTES) % U(PANEL_VECTOR_BYTES)
+    return spare[skip // U(like.itemsize):]
