@@ -31,14 +31,19 @@ import numpy as np
 from llvmlite import binding as llvm
 from llvmlite import ir
 from numba import types
-from numba.core import cgutils, errors
+from numba.core import cgutils, config, errors
 from numba.extending import intrinsic
 
 from ._jit import U, cast_like, kernel
 
 
 def _has_avx512():
-    """Whether this machine has 512-bit vectors (AVX-512F), which the tiles below are sized for."""
+    """Whether the code Numba generates has 512-bit vectors (AVX-512F): the tiles below are sized by it.
+
+    Numba compiles for the host's features unless ``NUMBA_CPU_FEATURES`` names others.
+    """
+    if config.CPU_FEATURES is not None:
+        return "+avx512f" in config.CPU_FEATURES.split(",")
     try:
         return bool(llvm.get_host_cpu_features().get("avx512f", False))
     except RuntimeError:  # no feature list on this host: assume the narrower vectors
