@@ -259,7 +259,7 @@ def test_pack_and_unpack_panels_are_the_layout_of_add_panel_products(n, dtype):
     expected = to_panels(full, n_units)
     panels = np.full(expected.shape, np.nan, dtype)
     u = np.uint64
-    _matmul.pack_panels(src, u(2), u(1), u(count), u(n), panels, u(n_units), u(unit0))
+    assert _matmul.pack_panels(src, u(2), u(1), u(count), u(n), panels, u(n_units), u(unit0), True) == 0
     written = ~np.isnan(panels)
     assert np.array_equal(written, from_mask(expected.shape, n, n_units, unit0, count, dtype))
     np.testing.assert_array_equal(panels[written], expected[written])  # padded lanes: zeros

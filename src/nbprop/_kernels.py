@@ -360,7 +360,7 @@ def forward_block(params, plan, m, n_units, act, pre, slope, panels):
     """
     rows = U(act.shape[0]) // n_units
     acts, pres = act.reshape((rows, n_units)), pre.reshape((rows, n_units))
-    pack_panels(acts, U(0), U(0), U(plan[0, FAN_IN]), m, panels, n_units, U(0))
+    pack_panels(acts, U(0), U(0), U(plan[0, FAN_IN]), m, panels, n_units, U(0), False)
     for layer in range(plan.shape[0]):
         fan_in, fan_out, w0, b0, i0, o0 = layer_offsets(plan, layer)
         panel_layer(params, w0, b0, fan_in, fan_out, panels, i0, o0, m, n_units)
@@ -371,7 +371,7 @@ def forward_block(params, plan, m, n_units, act, pre, slope, panels):
             if code == SOFTMAX:
                 softmax_layer(pre, act, b * n_units + o0, fan_out)
         if layer < plan.shape[0] - 1:
-            pack_panels(acts, U(0), o0, fan_out, m, panels, n_units, o0)
+            pack_panels(acts, U(0), o0, fan_out, m, panels, n_units, o0, False)
 
 
 PREDICT_BLOCK = 96  # samples per block of predict: 4 full panels in float64, 2 in float32
@@ -388,6 +388,8 @@ def predict(params, plan, X, out, ws):
     next layer reads its inputs, and only the last layer's are unpacked into
     ``out``.  Every output is a chain of multiply-adds in the order of its
     terms, so it does not depend on the sample's place in the block.
+
+    Returns whether every input was finite (checked while packing).
     """
     n_units = U(ws.shape[1])
     lanes = U(PANEL_VECTOR_BYTES // ws.itemsize)
@@ -395,11 +397,12 @@ def predict(params, plan, X, out, ws):
     n, n_in = U(X.shape[0]), U(X.shape[1])
     block = panel_buffer(min(U(PREDICT_BLOCK), n), n_units, ws)
     column = np.empty(n_units, dtype=ws.dtype)  # one sample's units, for softmax
+    check = 0.0  # 0 while the inputs are finite, then NaN
     last = plan.shape[0] - 1
     o_last, n_out = U(plan[last, OUT_OFFSET]), U(plan[last, FAN_OUT])
     for start in range(U(0), n, U(PREDICT_BLOCK)):
         m = min(U(PREDICT_BLOCK), n - start)
-        pack_panels(X, start, U(0), n_in, m, block, n_units, U(0))
+        check += pack_panels(X, start, U(0), n_in, m, block, n_units, U(0), True)
         for layer in range(plan.shape[0]):
             fan_in, fan_out, w0, b0, i0, o0 = layer_offsets(plan, layer)
             panel_layer(params, w0, b0, fan_in, fan_out, block, i0, o0, m, n_units)
@@ -422,6 +425,7 @@ def predict(params, plan, X, out, ws):
                             block[s * n_units + (o0 + j) * w + b] = column[j]
                 s += w
         unpack_panels(block, n_units, o_last, n_out, m, out, start, U(0))
+    return check == 0.0
 
 
 @kernel

@@ -463,15 +463,20 @@ def add_panel_products(W, w_start, w_row, m, k, T, t_unit, n, n_units, c_unit):
 
 
 @kernel
-def pack_panels(src, row0, col0, count, m, panels, n_units, unit0):
+def pack_panels(src, row0, col0, count, m, panels, n_units, unit0, check_finite):
     """Units ``unit0 ...`` of ``m`` samples' panels from ``src[row0 + b, col0 + u]``, ``u < count``.
 
     The lanes that pad the last panel to a whole vector get zeros: the
-    products read them, and must see finite numbers.
+    products read them, and must see finite numbers.  With ``check_finite``,
+    returns the sum of ``0 x`` over the values packed: 0 if all are finite,
+    NaN if not (nearly free while the loop waits on ``src`` from memory, but a
+    chain of dependent additions: a block's own activations are not checked).
     """
     lanes = U(PANEL_VECTOR_BYTES // panels.itemsize)
     wide = U(PANEL_VECTORS) * lanes
     padded = m + (lanes - m % lanes) % lanes
+    zero = cast_like(0.0, panels[0])
+    check = zero
     s = U(0)
     while s < padded:
         w = panel_of(s, m, wide, lanes)[1]
@@ -480,14 +485,21 @@ def pack_panels(src, row0, col0, count, m, panels, n_units, unit0):
         if real == w:  # a full panel: its rows written whole, src read down its columns
             for u in range(count):
                 for b in range(w):
-                    panels[base + u * w + b] = src[row0 + s + b, col0 + u]
+                    value = src[row0 + s + b, col0 + u]
+                    panels[base + u * w + b] = value
+                    if check_finite:
+                        check += zero * value
         else:  # the padded panel (one sample, say): zeros, then sample by sample
             for q in range(count * w):
                 panels[base + q] = 0.0
             for b in range(real):
                 for u in range(count):
-                    panels[base + u * w + b] = src[row0 + s + b, col0 + u]
+                    value = src[row0 + s + b, col0 + u]
+                    panels[base + u * w + b] = value
+                    if check_finite:
+                        check += zero * value
         s += w
+    return check
 
 
 @kernel
