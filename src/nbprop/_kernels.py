@@ -63,7 +63,7 @@ How it is kept fast (issue 3), each rule measured:
   the previous layer's delta, is updated, and (first layer) gives the next
   sample's pre-activation while it is still in cache.
 * Nothing is allocated per sample: the blocked and batched loops allocate
-  their block buffers (64 samples' units) once per call; float32 models
+  their block buffers (64 or 96 samples' units) once per call; float32 models
   keep their arrays and weight loops in float32 (the activations compute in
   float64 and round once).
 """
