@@ -6,7 +6,7 @@ import pytest
 import naive
 import nbprop
 from conftest import ARCHITECTURES, HEADS, HIDDEN, TOL, make_case, spec
-from nbprop import _kernels
+from nbprop import _kernels, _matmul, activations
 
 
 @pytest.mark.parametrize("sizes", ARCHITECTURES)
@@ -178,7 +178,8 @@ def test_batched_gradient_of_a_large_network_matches_reference(head, dtype):
 @pytest.mark.parametrize("batch_size", [1, 7, None])
 def test_matrix_product_edges_match_reference(sizes, batch_size, dtype):
     # Shapes whose rows, columns and blocks are no multiple of the 4 x 4 dot
-    # tiles or the 4 x 16 (4 x 32 in float32) outer-product tiles, through
+    # tiles, the 8 x 24 (8 x 48 in float32) outer-product tiles or the 8-row
+    # tiles and 24-sample panels of the panel products, through
     # every loop that uses them: blocked per-sample SGD (full blocks from 256
     # inputs, half blocks below), batched gradients, predict.
     if batch_size == 1:
@@ -196,3 +197,132 @@ def test_matrix_product_edges_match_reference(sizes, batch_size, dtype):
     np.testing.assert_allclose(hist.loss, losses, rtol=tol)
     np.testing.assert_allclose(net.predict(X), naive.predict(net.params.astype(np.float64), net.sizes,
                                                              net.activations, X), **TOL[dtype])
+
+
+def to_panels(A, n_units):
+    """Sample-major ``A`` (rows of ``n_units``) in the panel layout of ``add_panel_products``, padded."""
+    n = A.shape[0]
+    lanes, wide = _matmul.panel_lanes(A.dtype), _matmul.panel_width(A.dtype)
+    T = np.full(-(-n // lanes) * lanes * n_units, np.nan, A.dtype)  # NaN: reads of unset memory show
+    for b in range(-(-n // lanes) * lanes):
+        s, w = _matmul.panel_of(np.uint64(b), np.uint64(n), np.uint64(wide), np.uint64(lanes))
+        T[s * n_units + np.arange(n_units) * w + b - s] = A[b] if b < n else 0.0
+    return T
+
+
+def from_panels(T, n, n_units, dtype):
+    lanes, wide = _matmul.panel_lanes(dtype), _matmul.panel_width(dtype)
+    A = np.empty((n, n_units), dtype)
+    for b in range(n):
+        s, w = _matmul.panel_of(np.uint64(b), np.uint64(n), np.uint64(wide), np.uint64(lanes))
+        A[b] = T[s * n_units + np.arange(n_units) * w + b - s]
+    return A
+
+
+# (samples, terms, rows of W): samples across no, one and several full panels
+# and edge panels, terms across passes of PANEL_DEPTH (one term, one pass, a
+# pass plus one), rows across no, one and several full tiles.
+PANEL_SHAPES = [(1, 1, 1), (7, 3, 5), (8, 1, 9), (23, 17, 8), (24, 256, 16), (25, 257, 7),
+                (49, 784, 10), (96, 130, 17), (101, 600, 3), (130, 513, 1)]
+
+
+@pytest.mark.parametrize("n,k,m", PANEL_SHAPES)
+def test_panel_products_match_numpy(n, k, m, dtype):
+    rng = np.random.default_rng(n * 1000 + k + m)
+    n_units = k + m + 3  # inputs, a gap, outputs, a gap: only the outputs may change
+    A = rng.normal(size=(n, n_units)).astype(dtype)
+    w_start, w_row = 5, k + 2  # W's rows with gaps between them
+    W = rng.normal(size=w_start + m * w_row).astype(dtype)
+    rows = np.array([W[w_start + r * w_row:w_start + r * w_row + k] for r in range(m)], np.float64)
+    T = to_panels(A, n_units)
+    c_unit = k + 1
+    _matmul.add_panel_products(W, np.uint64(w_start), np.uint64(w_row), np.uint64(m), np.uint64(k), T,
+                               np.uint64(0), np.uint64(n), np.uint64(n_units), np.uint64(c_unit))
+    got = from_panels(T, n, n_units, dtype)
+    expected = A.astype(np.float64)
+    expected[:, c_unit:c_unit + m] += expected[:, :k] @ rows.T
+    # float64: sums of k terms of size ~1 err by ~k eps; float32 likewise with its eps.
+    eps = np.finfo(dtype).eps
+    np.testing.assert_allclose(got, expected, rtol=0, atol=8 * eps * np.sqrt(k) * np.abs(expected).max())
+    untouched = np.r_[0:c_unit, c_unit + m:n_units]
+    np.testing.assert_array_equal(got[:, untouched], A[:, untouched])
+
+
+@pytest.mark.parametrize("head", [("sigmoid", "bce"), ("softmax", "cross_entropy")])
+def test_predict_of_a_sample_does_not_depend_on_its_place_in_the_block(head, dtype):
+    # Samples land in full panels, edge panels and padded edge panels of the
+    # first and the last block; each output must be the same bits wherever.
+    net, X, _ = make_case([70, 33, 9, 4], "tanh", head, dtype, n=133)
+    out = net.predict(X)
+    np.testing.assert_allclose(out, naive.predict(net.params.astype(np.float64), net.sizes,
+                                                  net.activations, X), **TOL[dtype])
+    for shift in (1, 8, 25, 37):
+        np.testing.assert_array_equal(net.predict(X[shift:]), out[shift:])
+    for s in (0, 23, 24, 95, 96, 132):
+        np.testing.assert_array_equal(net.predict(X[s:s + 1]), out[s:s + 1])
+
+
+@pytest.mark.parametrize("code", sorted(activations.NAMES))
+def test_activate_in_place_gives_activate_layers_values(code, dtype):
+    rng = np.random.default_rng(code)
+    z = np.r_[rng.normal(scale=4.0, size=197), [0.0, -0.0, 30.0, -30.0, 800.0, -800.0]].astype(dtype)
+    a, d = np.empty_like(z), np.empty_like(z)
+    activations.activate_layer(code, z, a, d, np.uint64(3), np.uint64(len(z) - 5))
+    inplace = z.copy()
+    activations.activate_in_place(code, inplace, np.uint64(3), np.uint64(len(z) - 5))
+    expected = z.copy()
+    expected[3:-2] = a[3:-2]
+    np.testing.assert_array_equal(inplace, expected)
+
+
+@pytest.mark.parametrize("n", [1, 7, 8, 23, 24, 25, 49, 96])
+def test_pack_and_unpack_panels_are_the_layout_of_add_panel_products(n, dtype):
+    rng = np.random.default_rng(n)
+    n_units, unit0, count = 11, 3, 6
+    src = rng.normal(size=(n + 2, n_units + 1)).astype(dtype)  # rows and a column around the samples
+    full = np.zeros((n, n_units), dtype)
+    full[:, unit0:unit0 + count] = src[2:, 1:1 + count]
+    expected = to_panels(full, n_units)
+    panels = np.full(expected.shape, np.nan, dtype)
+    u = np.uint64
+    assert _matmul.pack_panels(src, u(2), u(1), u(count), u(n), panels, u(n_units), u(unit0), True) == 0
+    written = ~np.isnan(panels)
+    assert np.array_equal(written, from_mask(expected.shape, n, n_units, unit0, count, dtype))
+    np.testing.assert_array_equal(panels[written], expected[written])  # padded lanes: zeros
+    dst = np.full((n + 1, n_units), np.nan, dtype)
+    _matmul.unpack_panels(panels, u(n_units), u(unit0), u(count), u(n), dst, u(1), u(0))
+    np.testing.assert_array_equal(dst[1:, :count], src[2:, 1:1 + count])
+    assert np.isnan(dst[0]).all() and np.isnan(dst[:, count:]).all()
+
+
+def from_mask(shape, n, n_units, unit0, count, dtype):
+    """Where ``pack_panels`` writes: units ``unit0 ...`` of every lane, padded ones included."""
+    mask = np.zeros(shape, bool)
+    lanes, wide = _matmul.panel_lanes(dtype), _matmul.panel_width(dtype)
+    for b in range(-(-n // lanes) * lanes):
+        s, w = _matmul.panel_of(np.uint64(b), np.uint64(n), np.uint64(wide), np.uint64(lanes))
+        mask[s * n_units + (unit0 + np.arange(count)) * w + b - s] = True
+    return mask
+
+
+# (rows of C, columns of C, terms): across full tiles, vector edges and the scalar columns
+OUTER_SHAPES = [(1, 1, 1), (3, 7, 2), (8, 24, 32), (9, 25, 1), (17, 49, 33), (256, 790, 32), (5, 100, 64)]
+
+
+@pytest.mark.parametrize("m,n,k", OUTER_SHAPES)
+def test_outer_products_match_numpy(m, n, k, dtype):
+    rng = np.random.default_rng(m * 7 + n + k)
+    a_row, a_step = 1, m + 3  # A's rows across, its terms down: as a block of deltas
+    A = rng.normal(size=2 + (k - 1) * a_step + m).astype(dtype)
+    B = rng.normal(size=1 + k * (n + 2)).astype(dtype)
+    C = rng.normal(size=4 + m * (n + 5)).astype(dtype)
+    u = np.uint64
+    Am = np.array([[A[2 + r * a_row + p * a_step] for p in range(k)] for r in range(m)], np.float64)
+    Bm = np.array([B[1 + p * (n + 2):1 + p * (n + 2) + n] for p in range(k)], np.float64)
+    expected = C.astype(np.float64)
+    rows = expected[4:].reshape(m, n + 5)
+    rows[:, :n] += -0.5 * (Am @ Bm)
+    _matmul.add_outer_products(A, u(2), u(a_row), u(a_step), u(m), B, u(1), u(n + 2), u(n), u(k),
+                               C, u(4), u(n + 5), np.dtype(dtype).type(-0.5))
+    eps = np.finfo(dtype).eps
+    np.testing.assert_allclose(C, expected, rtol=0, atol=8 * eps * np.sqrt(k) * np.abs(expected).max())

@@ -158,3 +158,17 @@ def test_label_and_range_checks_for_classification_losses():
     bce = nbprop.MLP([2, 1], loss="bce", seed=0)
     with pytest.raises(ValueError, match=r"^Y: loss='bce' needs targets in \[0, 1\]"):
         bce.fit([[0, 1], [1, 0]], [0.0, 2.0])
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("where", [(0, 0), (95, 3), (96, 0), (130, 4), (132, 4)])
+def test_predict_finds_a_non_finite_input_in_any_block_and_lane(bad, where, dtype):
+    # predict's kernel checks the inputs as it packs them (full panels, edge
+    # panels, the padded last one); the message is validation's own.
+    net = nbprop.MLP([5, 4, 2], dtype=dtype, seed=0)
+    X = np.random.default_rng(0).normal(size=(133, 5))
+    X[where] = bad
+    with pytest.raises(ValueError, match=rf"^X: expected finite numbers in {dtype}, found .* at index \({where[0]}, {where[1]}\)"):
+        net.predict(X)
+    X[where] = 0.0
+    assert np.isfinite(net.predict(X)).all()

@@ -38,7 +38,8 @@ Which loop trains what:
 ``minibatch_epoch``         batches; large networks' gradients by matrix
                             products (``batch_gradient``), small ones'
                             per sample (``accumulate_gradient``)
-``predict``                 blocks of 64 samples, a matrix product per layer
+``predict``                 blocks of 96 samples in panels, a matrix product
+                            per layer (``panel_layer``)
 ==========================  ==============================================
 
 ``sgd_epoch`` chooses among the first four (``per_sample_loop``); ``MLP.fit``
@@ -61,12 +62,15 @@ How it is kept fast (issue 3), each rule measured:
   fuse multiply-adds, but not assume away NaN or inf (divergence must stay
   visible), and NumPy's error model keeps division checks out of the loops.
 * Batched work goes through the register-tiled products of ``_matmul.py``,
-  which read each weight once per block of samples at 30-50 GFLOP/s.
+  which read each weight once per block of samples: the forward passes of
+  ``predict`` and ``batch_gradient`` (samples across 512-bit vectors) at
+  about 100 GFLOP/s, the weight gradients (outer products) at about 90, the
+  blocked loop's dot products at 30-50 (the core's peak is 120).
 * The general per-sample update sweeps each weight row once: the row feeds
   the previous layer's delta, is updated, and (first layer) gives the next
   sample's pre-activation while it is still in cache.
 * Nothing is allocated per sample: the blocked and batched loops allocate
-  their block buffers (64 samples' units) once per call; float32 models
+  their block buffers (64 or 96 samples' units) once per call; float32 models
   keep their arrays and weight loops in float32 (the activations compute in
   float64 and round once).
 """
@@ -77,8 +81,9 @@ import numpy as np
 
 from ._jit import U, cast_like, kernel, stack_array
 from ._layout import ACT_CODE, B_OFFSET, FAN_IN, FAN_OUT, IN_OFFSET, OUT_OFFSET, W_OFFSET
-from ._matmul import add_outer_products, add_products
-from .activations import SOFTMAX, activate, activate_layer
+from ._matmul import (PANEL_VECTOR_BYTES, PANEL_VECTORS, add_outer_products, add_products, pack_panels,
+                      panel_buffer, panel_layer, panel_of, unpack_panels)
+from .activations import SOFTMAX, activate, activate_in_place, activate_layer
 from .losses import CROSS_ENTROPY, batch_scale, output_unit
 from .optim import scheduled_lr, sgd_update
 
@@ -357,29 +362,34 @@ def per_sample_loop(plan, momentum, weight_decay):
     return GENERAL_LOOP
 
 @kernel
-def forward_block(params, plan, m, n_units, act, pre, slope):
+def forward_block(params, plan, m, n_units, act, pre, slope, panels):
     """Forward pass of ``m`` samples whose units sit at ``b * n_units`` in flat buffers.
 
     ``act`` holds the inputs on entry and every layer's activations on exit,
-    ``pre`` the pre-activations and ``slope`` the ``f'(z)``; ``pre`` may be
-    ``act`` itself (each layer reads its inputs before it writes its outputs).
-    Each layer is one matrix product, ``Z = A W^T + b``.
+    ``pre`` the pre-activations and ``slope`` the ``f'(z)``.  Each layer is
+    one matrix product, ``Z = A W^T + b``, in the panel layout of
+    ``panel_layer`` (``panels``, a ``panel_buffer`` for ``m`` samples): the
+    inputs are packed into it once, each layer's ``Z`` unpacked from it and
+    its activations packed back for the next layer.  The transposes cost a
+    few percent of what the panel product saves over ``add_products``.
     """
-    one = cast_like(1.0, params[0])
+    rows = U(act.shape[0]) // n_units
+    acts, pres = act.reshape((rows, n_units)), pre.reshape((rows, n_units))
+    pack_panels(acts, U(0), U(0), U(plan[0, FAN_IN]), m, panels, n_units, U(0), False)
     for layer in range(plan.shape[0]):
         fan_in, fan_out, w0, b0, i0, o0 = layer_offsets(plan, layer)
-        for b in range(m):
-            for j in range(fan_out):
-                pre[b * n_units + o0 + j] = params[b0 + j]
-        add_products(act, i0, n_units, m, params, w0, fan_in, fan_out, fan_in, pre, o0, n_units, one)
+        panel_layer(params, w0, b0, fan_in, fan_out, panels, i0, o0, m, n_units)
+        unpack_panels(panels, n_units, o0, fan_out, m, pres, U(0), o0)
         code = plan[layer, ACT_CODE]
         for b in range(m):
             activate_layer(code, pre, act, slope, b * n_units + o0, fan_out)
             if code == SOFTMAX:
                 softmax_layer(pre, act, b * n_units + o0, fan_out)
+        if layer < plan.shape[0] - 1:
+            pack_panels(acts, U(0), o0, fan_out, m, panels, n_units, o0, False)
 
 
-PREDICT_BLOCK = 64  # samples per block of predict: the block's units stay in L2
+PREDICT_BLOCK = 96  # samples per block of predict: 4 full panels in float64, 2 in float32
 
 
 @kernel
@@ -387,25 +397,50 @@ def predict(params, plan, X, out, ws):
     """Batch forward pass: ``out[s] = network(X[s])`` for every row of ``X``.
 
     Samples go a block at a time, each layer of the block one matrix product
-    (``add_products``) that reads every weight once per block.  The block is
-    one flat buffer, sample ``b``'s units at ``b * n_units`` as in the
-    workspace, so each layer reads its inputs and writes its outputs in place.
+    (``panel_layer``) that reads every weight once per block.  The block
+    lives in the panel layout of that product (a unit of a panel's samples
+    contiguous), packed once from ``X``: each layer's outputs land where the
+    next layer reads its inputs, and only the last layer's are unpacked into
+    ``out``.  Every output is a chain of multiply-adds in the order of its
+    terms, so it does not depend on the sample's place in the block.
+
+    Returns whether every input was finite (checked while packing).
     """
     n_units = U(ws.shape[1])
-    block = np.empty(PREDICT_BLOCK * ws.shape[1], dtype=ws.dtype)
-    slopes = np.empty(PREDICT_BLOCK * ws.shape[1], dtype=ws.dtype)  # f'(z), unused here
+    lanes = U(PANEL_VECTOR_BYTES // ws.itemsize)
+    wide = U(PANEL_VECTORS) * lanes
+    n, n_in = U(X.shape[0]), U(X.shape[1])
+    block = panel_buffer(min(U(PREDICT_BLOCK), n), n_units, ws)
+    column = np.empty(n_units, dtype=ws.dtype)  # one sample's units, for softmax
+    check = 0.0  # 0 while the inputs are finite, then NaN
     last = plan.shape[0] - 1
     o_last, n_out = U(plan[last, OUT_OFFSET]), U(plan[last, FAN_OUT])
-    n, n_in = U(X.shape[0]), U(X.shape[1])
     for start in range(U(0), n, U(PREDICT_BLOCK)):
         m = min(U(PREDICT_BLOCK), n - start)
-        for b in range(m):
-            for i in range(n_in):
-                block[b * n_units + i] = X[start + b, i]
-        forward_block(params, plan, m, n_units, block, block, slopes)  # in place
-        for b in range(m):
-            for k in range(n_out):
-                out[start + b, k] = block[b * n_units + o_last + k]
+        check += pack_panels(X, start, U(0), n_in, m, block, n_units, U(0), True)
+        for layer in range(plan.shape[0]):
+            fan_in, fan_out, w0, b0, i0, o0 = layer_offsets(plan, layer)
+            panel_layer(params, w0, b0, fan_in, fan_out, block, i0, o0, m, n_units)
+            code = plan[layer, ACT_CODE]
+            s = U(0)
+            while s < m:
+                w = panel_of(s, m, wide, lanes)[1]
+                real = min(w, m - s)
+                if real == w:  # the layer's units, one contiguous run
+                    activate_in_place(code, block, s * n_units + o0 * w, fan_out * w)
+                else:  # a padded panel (a single sample, say): only the real lanes
+                    for j in range(fan_out):
+                        activate_in_place(code, block, s * n_units + (o0 + j) * w, real)
+                if code == SOFTMAX:  # over each sample's units: gathered, as softmax_layer reads them
+                    for b in range(real):
+                        for j in range(fan_out):
+                            column[j] = block[s * n_units + (o0 + j) * w + b]
+                        softmax_layer(column, column, U(0), fan_out)
+                        for j in range(fan_out):
+                            block[s * n_units + (o0 + j) * w + b] = column[j]
+                s += w
+        unpack_panels(block, n_units, o_last, n_out, m, out, start, U(0))
+    return check == 0.0
 
 
 @kernel
@@ -447,11 +482,12 @@ def batch_gradient(params, plan, loss_code, X, Y, order, start, stop, grad, ws):
 
     For a block of ``m`` samples each layer's forward pass is ``Z = A W^T + b``,
     its weight gradient ``Delta^T A`` and the previous layer's delta
-    ``(Delta W) * f'``: three ``add_products`` that read each weight once per
+    ``(Delta W) * f'``: three matrix products that read each weight once per
     block rather than once per sample.  The blocks' rows live in flat buffers,
-    sample ``b``'s units at ``b * n_units`` as in the workspace; the two
-    backward products sum over short ranges (the block's samples, a layer's
-    outputs) and take the outer-product form.
+    sample ``b``'s units at ``b * n_units`` as in the workspace; the forward
+    product runs in panels (``forward_block``), the two backward products
+    sum over short ranges (the block's samples, a layer's outputs) and take
+    the outer-product form.
     """
     n_units = U(ws.shape[1])
     block = U(GRADIENT_BLOCK)
@@ -460,6 +496,7 @@ def batch_gradient(params, plan, loss_code, X, Y, order, start, stop, grad, ws):
     act = np.empty(block * n_units, dtype=ws.dtype)
     slope = np.empty(block * n_units, dtype=ws.dtype)
     delta = np.empty(block * n_units, dtype=ws.dtype)
+    panels = panel_buffer(block, n_units, ws)
     scale = batch_scale(loss_code, stop - start, plan[plan.shape[0] - 1, FAN_OUT])
     n_in = U(X.shape[1])
     total = 0.0
@@ -468,7 +505,7 @@ def batch_gradient(params, plan, loss_code, X, Y, order, start, stop, grad, ws):
         for b in range(m):
             for i in range(n_in):
                 act[b * n_units + i] = X[U(order[first + b]), i]
-        forward_block(params, plan, m, n_units, act, pre, slope)
+        forward_block(params, plan, m, n_units, act, pre, slope, panels)
         for b in range(m):
             row = b * n_units
             total += output_delta(plan, loss_code, Y, U(order[first + b]), scale,

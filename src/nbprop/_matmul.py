@@ -1,4 +1,4 @@
-"""Register-tiled matrix products for the kernels, in two forms.
+"""Register-tiled matrix products for the kernels, in three forms.
 
 * ``add_products`` (``C += sign A B^T``, rows of ``A`` and ``B`` dotted):
   for long sums, such as a layer's pre-activations over its inputs.  Each
@@ -6,23 +6,49 @@
 * ``add_outer_products`` (``C += alpha A^T B`` as a sum of outer products):
   for short sums, such as a weight gradient over the 32 samples of a batch,
   where the dot form would spend its time adding up the vectors at the end.
-  Each ``outer_tile`` keeps a 4 x 16 block of ``C`` (4 x 32 in float32) in
-  vector registers over the whole sum.  LLVM cannot vectorise that loop
-  from Python source (the vectors run across the inner loop), so
-  ``outer_tile`` writes its loop in LLVM IR with explicit 256-bit vectors:
-  the width LLVM itself prefers on x86, and on narrower machines LLVM splits
-  them.
+  Each ``outer_tile`` keeps an 8 x 24 block of ``C`` (8 x 48 in float32) in
+  vector registers over the whole sum, with AVX-512 (else 4 x 16 in 256-bit
+  vectors).  LLVM cannot vectorise that loop from Python source (the vectors
+  run across the inner loop), so ``outer_tile`` writes its loop in LLVM IR
+  with explicit vectors: 512 bits wide where the machine has them, although
+  LLVM prefers 256 for the loops it vectorises itself, because this core
+  has two 512-bit FMA ports (measured: 120 GFLOP/s in float64 against 65
+  with 256-bit vectors).  A weight gradient over 32 samples runs at about
+  90 GFLOP/s (55 with the former 4 x 16 tiles of 256 bits).
+* ``add_panel_products`` (``C += W T`` with ``T`` and ``C`` in *panels*):
+  for the forward pass of ``predict``, the one product there.  Samples sit in
+  the lanes of the vectors (a panel holds one unit of 24 samples, in float64,
+  contiguously), each ``panel_tile`` keeps 8 x 24 sums in 24 registers of
+  512 bits (about 100 GFLOP/s; 6 x 8 in 256-bit vectors without AVX-512),
+  and every sum is one chain of fused multiply-adds in the order of
+  its terms, so a sample's result depends neither on its lane nor on the
+  tile it falls in.
 
 All offsets and strides are unsigned (``U``) element counts into flat arrays.
 """
 
 import numpy as np
+from llvmlite import binding as llvm
 from llvmlite import ir
 from numba import types
-from numba.core import cgutils, errors
+from numba.core import cgutils, config, errors
 from numba.extending import intrinsic
 
 from ._jit import U, cast_like, kernel
+
+
+def _has_avx512():
+    """Whether the code Numba generates has 512-bit vectors (AVX-512F): the tiles below are sized by it.
+
+    Numba compiles for the host's features unless ``NUMBA_CPU_FEATURES`` names others.
+    """
+    if config.CPU_FEATURES is not None:
+        return "+avx512f" in config.CPU_FEATURES.split(",")
+    try:
+        return bool(llvm.get_host_cpu_features().get("avx512f", False))
+    except RuntimeError:  # no feature list on this host: assume the narrower vectors
+        return False
+
 
 # ------------------------------------------------------------- dot form
 
@@ -92,13 +118,17 @@ def add_products(A, a_start, a_stride, m, B, b_start, b_stride, n, k, C, c_start
 
 # ----------------------------------------------------------- outer form
 
-TILE_ROWS = 4
-TILE_VECTORS = 4  # vectors of 256 bits per tile row
-VECTOR_BYTES = 32
+# With AVX-512, 8 rows by 3 vectors of 512 bits (24 of the 32 registers as
+# sums, as panel_tile below); else 4 rows by 4 vectors of 256 bits (16 sums
+# of the 16 registers AVX2 has).
+if _has_avx512():
+    TILE_ROWS, TILE_VECTORS, VECTOR_BYTES = 8, 3, 64
+else:
+    TILE_ROWS, TILE_VECTORS, VECTOR_BYTES = 4, 4, 32
 
 
 def _outer_tile(vectors):
-    """The ``outer_tile`` intrinsic with ``vectors`` vectors per row (4, or 1 for the edge)."""
+    """The ``outer_tile`` intrinsic with ``vectors`` vectors per row (``TILE_VECTORS``, or 1 for the edge)."""
 
     def outer_tile(typingctx, A, a0, a_row, a_step, B, b0, b_step, k, C, c0, c_stride, rows, alpha):
         # The IR below indexes raw data pointers of A's dtype: anything else would be misread.
@@ -200,17 +230,17 @@ def _outer_tile_codegen(dtype, vectors):
 outer_tile = _outer_tile(TILE_VECTORS)
 outer_tile.__doc__ = """``C[c0 + r c_stride + c] += alpha sum_p A[a0 + r a_row + p a_step] B[b0 + p b_step + c]``.
 
-For ``r < rows`` (at most 4) and ``c`` below ``tile_columns``: a 4-row block
-of ``C`` held in 16 vector registers while ``p`` runs over the ``k`` terms;
-each term is 4 vector loads of ``B``, 4 broadcasts of ``A`` and 16 fused
-multiply-adds.  Rows past ``rows`` repeat the last real row and are never
-stored.
+For ``r < rows`` (at most ``TILE_ROWS``) and ``c`` below ``tile_columns``: a
+block of ``C`` held in ``TILE_ROWS x TILE_VECTORS`` vector registers while
+``p`` runs over the ``k`` terms; each term is ``TILE_VECTORS`` vector loads of
+``B``, ``TILE_ROWS`` broadcasts of ``A`` and a fused multiply-add for each
+pair.  Rows past ``rows`` repeat the last real row and are never stored.
 """
 outer_tile_edge = _outer_tile(1)  # the same, one vector wide: the columns a full tile leaves
 
 
 def tile_columns(dtype):
-    """Columns of an ``outer_tile``: 16 in float64, 32 in float32."""
+    """Columns of an ``outer_tile``: 24 in float64, 48 in float32 (16 and 32 without AVX-512)."""
     return TILE_VECTORS * VECTOR_BYTES // np.dtype(dtype).itemsize
 
 
@@ -242,3 +272,281 @@ def add_outer_products(A, a_start, a_row, a_step, m, B, b_start, b_step, n, k, C
                 for p in range(k):
                     total += A[a_start + (r + q) * a_row + p * a_step] * B[b_start + p * b_step + c]
                 C[c_start + (r + q) * c_stride + c] += alpha * total
+
+
+# ----------------------------------------------------------- panel form
+#
+# predict's product Z^T = W A^T, with the samples across the vectors: for
+# each term p, one row of T = A^T (a unit's value in every sample of a panel)
+# is a few contiguous vectors, each weight W[j, p] one broadcast, and C = Z^T
+# gets a multiply-add per vector and weight.  W needs no packing (its rows
+# are read as they are, one stream per tile row); the block's inputs are
+# packed once, and each layer writes its outputs in the same panel layout its
+# successor reads.
+
+
+# This core has two 512-bit FMA ports (measured: 120 GFLOP/s with 512-bit
+# vectors against 65 with 256-bit, float64, 4 GHz): a tile of 8 rows by 3
+# vectors keeps 24 of the 32 vector registers as sums, 3 for the row of T,
+# and takes the weights as broadcast memory operands.  Without AVX-512 (16
+# registers of 256 bits) 6 rows by 2 vectors keep 12 sums.
+if _has_avx512():
+    PANEL_ROWS, PANEL_VECTORS, PANEL_VECTOR_BYTES = 8, 3, 64
+else:
+    PANEL_ROWS, PANEL_VECTORS, PANEL_VECTOR_BYTES = 6, 2, 32
+PANEL_DEPTH = 256  # most terms per pass: 784 go in 4 passes of 196, a panel's rows of T (37 KB) in L1 (48 KB)
+
+
+def _panel_tile(vectors):
+    """The ``panel_tile`` intrinsic, ``vectors`` vectors wide (``PANEL_VECTORS``, or 1 for the edge)."""
+
+    def panel_tile(typingctx, W, w0, w_row, rows, T, t0, t_step, k, C, c0, c_row):
+        for array in (W, T, C):
+            if not (isinstance(array, types.Array) and array.ndim == 1 and array.layout == "C"
+                    and array.dtype == W.dtype and array.dtype in (types.float32, types.float64)):
+                raise errors.TypingError(f"panel_tile: W, T and C must be 1-D C-contiguous arrays of "
+                                         f"one float dtype, got {W}, {T}, {C}")
+        sig = types.void(W, w0, w_row, rows, T, t0, t_step, k, C, c0, c_row)
+        return sig, _panel_tile_codegen(W.dtype, vectors)
+
+    return intrinsic(panel_tile)
+
+
+def _panel_tile_codegen(dtype, vectors):
+    def codegen(context, builder, signature, args):
+        index_args = (1, 2, 3, 5, 6, 7, 9, 10)
+        w0, w_row, rows, t0, t_step, k, c0, c_row = [
+            context.cast(builder, args[i], signature.args[i], types.uint64) for i in index_args]
+        w_ptr, t_ptr, c_ptr = [context.make_array(signature.args[i])(context, builder, args[i]).data
+                               for i in (0, 4, 8)]
+        scalar = context.get_value_type(dtype)
+        lanes = PANEL_VECTOR_BYTES // (dtype.bitwidth // 8)
+        vector = ir.VectorType(scalar, lanes)
+        i64, i32 = ir.IntType(64), ir.IntType(32)
+        align = dtype.bitwidth // 8
+        fma = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(vector, [vector] * 3), f"llvm.fma.v{lanes}f{dtype.bitwidth}")
+        undefined = ir.Constant(vector, ir.Undefined)
+        broadcast_mask = ir.Constant(ir.VectorType(i32, lanes), [0] * lanes)
+
+        def constant(value):
+            return ir.Constant(i64, value)
+
+        def vector_at(pointer, offset):
+            return builder.bitcast(builder.gep(pointer, [offset]), vector.as_pointer())
+
+        # Rows past ``rows`` repeat the last real row (real memory, never stored).
+        last_row = builder.sub(rows, constant(1))
+        clamped = [builder.select(builder.icmp_unsigned("<", constant(r), rows), constant(r), last_row)
+                   for r in range(PANEL_ROWS)]
+        w_rows = [builder.gep(w_ptr, [builder.add(w0, builder.mul(r, w_row))]) for r in clamped]
+        c_addresses = [[vector_at(c_ptr, builder.add(c0, builder.add(builder.mul(r, c_row),
+                                                                     constant(v * lanes))))
+                        for v in range(vectors)] for r in clamped]
+        entry = builder.block
+        loop = builder.append_basic_block("panel.loop")
+        body = builder.append_basic_block("panel.body")
+        done = builder.append_basic_block("panel.done")
+        # The sums start from C itself, so a sum split over passes of
+        # PANEL_DEPTH terms rounds exactly as one chain over all its terms.
+        initial = [builder.load(address, align=align) for row in c_addresses for address in row]
+        builder.branch(loop)
+
+        builder.position_at_end(loop)
+        p = builder.phi(i64)
+        p.add_incoming(constant(0), entry)
+        sums = []
+        for value in initial:
+            sums.append(builder.phi(vector))
+            sums[-1].add_incoming(value, entry)
+        builder.cbranch(builder.icmp_unsigned("<", p, k), body, done)
+
+        builder.position_at_end(body)
+        t_start = builder.add(t0, builder.mul(p, t_step))
+        t_vectors = [builder.load(vector_at(t_ptr, builder.add(t_start, constant(v * lanes))), align=align)
+                     for v in range(vectors)]
+        updated = []
+        for r in range(PANEL_ROWS):
+            weight = builder.load(builder.gep(w_rows[r], [p]))
+            first = builder.insert_element(undefined, weight, ir.Constant(i32, 0))
+            weights = builder.shuffle_vector(first, undefined, broadcast_mask)
+            for v in range(vectors):
+                updated.append(builder.call(fma, [weights, t_vectors[v], sums[r * vectors + v]]))
+        p.add_incoming(builder.add(p, constant(1)), builder.block)
+        for phi, value in zip(sums, updated):
+            phi.add_incoming(value, builder.block)
+        builder.branch(loop)
+
+        builder.position_at_end(done)
+        for r in range(PANEL_ROWS):
+            store = builder.append_basic_block(f"panel.store{r}")
+            after = builder.append_basic_block(f"panel.after{r}")
+            builder.cbranch(builder.icmp_unsigned("<", constant(r), rows), store, after)
+            builder.position_at_end(store)
+            for v in range(vectors):
+                builder.store(sums[r * vectors + v], c_addresses[r][v], align=align)
+            builder.branch(after)
+            builder.position_at_end(after)
+        return context.get_dummy_value()
+
+    return codegen
+
+
+panel_tile = _panel_tile(PANEL_VECTORS)
+panel_tile.__doc__ = """``C[c0 + r c_row + c] += sum_p W[w0 + r w_row + p] T[t0 + p t_step + c]``, ``p < k``.
+
+For ``r < rows`` (at most ``PANEL_ROWS``) and ``c`` below ``panel_width``:
+``PANEL_ROWS`` rows of ``C`` held in vector registers while ``p`` runs over
+the ``k`` terms; each term is ``PANEL_VECTORS`` vector loads of ``T``, a
+broadcast weight per row and a fused multiply-add per row and vector.  Each
+sum is ``fma(W, T, sum)`` term after term, starting from ``C``.
+"""
+panel_tile_edge = _panel_tile(1)  # the same, one vector wide: the samples a full panel leaves
+
+
+def panel_lanes(dtype):
+    """Samples per vector of a panel: 8 in float64, 16 in float32 (with AVX-512)."""
+    return PANEL_VECTOR_BYTES // np.dtype(dtype).itemsize
+
+
+def panel_width(dtype):
+    """Samples per full panel: 24 in float64, 48 in float32 (with AVX-512)."""
+    return PANEL_VECTORS * panel_lanes(dtype)
+
+
+@kernel
+def panel_of(b, n, wide, lanes):
+    """Start and width of the panel that holds sample ``b`` of ``n`` (see ``add_panel_products``)."""
+    full = n - n % wide
+    if b < full:
+        return b - b % wide, wide
+    return b - (b - full) % lanes, lanes
+
+
+@kernel
+def add_panel_products(W, w_start, w_row, m, k, T, t_unit, n, n_units, c_unit):
+    """``C[r, b] += sum_p W[w_start + r w_row + p] T[t_unit + p, b]`` for ``r < m``, ``p < k``, every ``b < n``.
+
+    ``T`` is a block of samples in *panels*: the first ``n - n % width``
+    samples in panels of ``width = panel_width`` samples, the rest in panels
+    of ``lanes = panel_lanes`` (the last one padded with samples that are
+    computed and ignored: the buffer holds ``n`` rounded up to ``lanes``).
+    The panel starting at sample ``s`` with width ``w`` keeps unit ``u`` of
+    its samples contiguously, at ``s n_units + u w``.  ``C`` is units
+    ``c_unit ...`` of the same block, ``C[r, b]`` being unit ``c_unit + r``.
+    Passes of ``PANEL_DEPTH`` terms keep each panel's rows of ``T`` in L1
+    while ``W``'s rows pass by.
+    """
+    lanes = U(PANEL_VECTOR_BYTES // T.itemsize)
+    wide = U(PANEL_VECTORS) * lanes
+    full = n - n % wide
+    rows = U(PANEL_ROWS)
+    # Passes of equal depth: 784 terms as 4 x 196 rather than 3 x 256 + 16,
+    # whose short last pass would spend its time loading and storing C.  The
+    # edge panels, a vector wide, take passes as many times deeper as a full
+    # panel has vectors (the same bytes of T per pass).
+    for s0, s1, width, depth in ((U(0), full, wide, U(PANEL_DEPTH)),
+                                 (full, n, lanes, U(PANEL_DEPTH * PANEL_VECTORS))):
+        passes = (k + depth - U(1)) // depth
+        step = (k + passes - U(1)) // passes
+        for p in range(U(0), k, step):
+            terms = min(step, k - p)
+            for s in range(s0, s1, width):
+                t0 = s * n_units + (t_unit + p) * width
+                for r in range(U(0), m, rows):
+                    if width == wide:
+                        panel_tile(W, w_start + r * w_row + p, w_row, min(rows, m - r), T, t0, width,
+                                   terms, T, s * n_units + (c_unit + r) * width, width)
+                    else:
+                        panel_tile_edge(W, w_start + r * w_row + p, w_row, min(rows, m - r), T, t0,
+                                        width, terms, T, s * n_units + (c_unit + r) * width, width)
+
+
+@kernel
+def pack_panels(src, row0, col0, count, m, panels, n_units, unit0, check_finite):
+    """Units ``unit0 ...`` of ``m`` samples' panels from ``src[row0 + b, col0 + u]``, ``u < count``.
+
+    The lanes that pad the last panel to a whole vector get zeros: the
+    products read them, and must see finite numbers.  With ``check_finite``,
+    returns the sum of ``0 x`` over the values packed: 0 if all are finite,
+    NaN if not (nearly free while the loop waits on ``src`` from memory, but a
+    chain of dependent additions: a block's own activations are not checked).
+    """
+    lanes = U(PANEL_VECTOR_BYTES // panels.itemsize)
+    wide = U(PANEL_VECTORS) * lanes
+    padded = m + (lanes - m % lanes) % lanes
+    zero = cast_like(0.0, panels[0])
+    check = zero
+    s = U(0)
+    while s < padded:
+        w = panel_of(s, m, wide, lanes)[1]
+        real = min(w, m - s)
+        base = s * n_units + unit0 * w
+        if real == w:  # a full panel: its rows written whole, src read down its columns
+            for u in range(count):
+                for b in range(w):
+                    value = src[row0 + s + b, col0 + u]
+                    panels[base + u * w + b] = value
+                    if check_finite:
+                        check += zero * value
+        else:  # the padded panel (one sample, say): zeros, then sample by sample
+            for q in range(count * w):
+                panels[base + q] = 0.0
+            for b in range(real):
+                for u in range(count):
+                    value = src[row0 + s + b, col0 + u]
+                    panels[base + u * w + b] = value
+                    if check_finite:
+                        check += zero * value
+        s += w
+    return check
+
+
+@kernel
+def unpack_panels(panels, n_units, unit0, count, m, dst, row0, col0):
+    """``dst[row0 + b, col0 + u]`` = unit ``unit0 + u`` of sample ``b`` of the panels, ``b < m``, ``u < count``."""
+    lanes = U(PANEL_VECTOR_BYTES // panels.itemsize)
+    wide = U(PANEL_VECTORS) * lanes
+    s = U(0)
+    while s < m:
+        w = panel_of(s, m, wide, lanes)[1]
+        base = s * n_units + unit0 * w
+        for b in range(min(w, m - s)):
+            for u in range(count):
+                dst[row0 + s + b, col0 + u] = panels[base + u * w + b]
+        s += w
+
+
+@kernel
+def panel_layer(params, w0, b0, fan_in, fan_out, panels, i0, o0, m, n_units):
+    """A layer's ``Z = W A + b`` in the panels of ``m`` samples: units ``o0 ...`` from units ``i0 ...``.
+
+    ``W`` and ``b`` at ``w0`` and ``b0`` in ``params``, ``W`` row-major
+    ``(fan_out, fan_in)``.  Each ``Z`` starts as the bias, and the product adds
+    its terms in order.
+    """
+    lanes = U(PANEL_VECTOR_BYTES // panels.itemsize)
+    wide = U(PANEL_VECTORS) * lanes
+    padded = m + (lanes - m % lanes) % lanes
+    s = U(0)
+    while s < padded:
+        w = panel_of(s, m, wide, lanes)[1]
+        for j in range(fan_out):
+            for b in range(w):
+                panels[s * n_units + (o0 + j) * w + b] = params[b0 + j]
+        s += w
+    add_panel_products(params, w0, fan_in, fan_out, fan_in, panels, i0, m, n_units, o0)
+
+
+@kernel
+def panel_buffer(samples, n_units, like):
+    """An uninitialised panel block for ``samples`` samples (padded to whole vectors), vector-aligned.
+
+    Every panel's rows then start on a vector's bytes too (panels and rows
+    are whole vectors): loads that straddle two cache lines cost the product
+    about 4%.
+    """
+    lanes = U(PANEL_VECTOR_BYTES // like.itemsize)
+    spare = np.empty((samples + (lanes - samples % lanes) % lanes) * n_units + lanes, dtype=like.dtype)
+    skip = U(PANEL_VECTOR_BYTES - spare.ctypes.data % PANEL_VECTOR_BYTES) % U(PANEL_VECTOR_BYTES)
+    return spare[skip // U(like.itemsize):]

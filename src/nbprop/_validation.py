@@ -36,11 +36,15 @@ def real_array(value, name):
     return array
 
 
-def finite_array(array, name, dtype):
-    """C-contiguous copy-if-needed of ``array`` in ``dtype``; ``ValueError`` if not finite there."""
+def finite_array(array, name, dtype, check=True):
+    """C-contiguous copy-if-needed of ``array`` in ``dtype``; ``ValueError`` if not finite there.
+
+    ``check=False`` skips the check, for a caller whose kernel checks as it
+    reads and calls again with ``check=True`` to raise.
+    """
     with np.errstate(over="ignore"):  # an overflow to inf on casting is reported just below
         converted = np.ascontiguousarray(array, dtype=dtype)
-    if not np.isfinite(converted).all():
+    if check and not np.isfinite(converted).all():
         bad = np.argwhere(~np.isfinite(converted))[0]
         where = tuple(int(i) for i in bad)
         raise ValueError(
@@ -50,11 +54,11 @@ def finite_array(array, name, dtype):
     return converted
 
 
-def as_inputs(X, n_features, dtype, name="X"):
+def as_inputs(X, n_features, dtype, name="X", check_finite=True):
     """Inputs as a read-only C-contiguous ``(n, n_features)`` array of ``dtype``.
 
     A 1-D ``X`` is ``n`` samples of one feature when ``n_features == 1`` and
-    one sample otherwise.
+    one sample otherwise.  ``check_finite=False``: see ``finite_array``.
     """
     array = real_array(X, name)
     if array.ndim == 1:
@@ -76,7 +80,7 @@ def as_inputs(X, n_features, dtype, name="X"):
         )
     if array.shape[0] == 0:
         raise ValueError(f"{name}: expected at least one sample, got shape {array.shape}")
-    return readonly(finite_array(array, name, dtype))
+    return readonly(finite_array(array, name, dtype, check_finite))
 
 
 def as_targets(Y, n_samples, n_outputs, dtype, loss_code, name="Y"):
