@@ -713,7 +713,11 @@ def tiny_sgd_epoch(params, velocity, plan, loss_code, X, Y, order,
     stack array, live in registers for the whole call, not in memory that
     each sample's update must go through.  The maths is the textbook
     step, written as such: forward, output deltas, then for each hidden unit
-    its delta (from the output weights before their update) and the updates.
+    its delta (from the output weights before their update) and the updates;
+    the next sample's hidden sums come from the old rows, corrected by the
+    delta, as in ``shallow_sgd_epoch`` (and restart at every
+    ``SAMPLE_BLOCK``-th sample, so that slices of whole blocks give the same
+    bits as one call).
     """
     n_in, n_hidden, n_out = U(architecture >> 20), U((architecture >> 16) & 15), U((architecture >> 12) & 15)
     hidden_code, output_code, loss = (architecture >> 8) & 15, (architecture >> 4) & 15, architecture & 15
@@ -727,14 +731,20 @@ def tiny_sgd_epoch(params, velocity, plan, loss_code, X, Y, order,
     out_delta = stack_array(TINY_MAX_OUTPUTS, params)
     for q in range(n_params):
         p[q] = params[q]
+    z = stack_array(TINY_MAX_HIDDEN, params)  # hidden pre-activations
     scale = batch_scale(loss, np.int64(1), n_out)
-    for s in range(order.shape[0]):
+    zero, one = cast_like(0.0, lr), cast_like(1.0, lr)
+    n = U(order.shape[0])
+    for s in range(n):
         sample = U(order[s])
+        if s % U(SAMPLE_BLOCK) == U(0):  # else z holds the look-ahead's sums
+            for j in range(n_hidden):
+                acc = p[b0 + j]
+                for i in range(n_in):
+                    acc += p[w0 + j * n_in + i] * X[sample, i]
+                z[j] = acc
         for j in range(n_hidden):
-            acc = p[b0 + j]
-            for i in range(n_in):
-                acc += p[w0 + j * n_in + i] * X[sample, i]
-            h[j], slope[j] = activate(hidden_code, acc)
+            h[j], slope[j] = activate(hidden_code, z[j])
         for k in range(n_out):
             acc = p[b1 + k]
             for j in range(n_hidden):
@@ -743,15 +753,26 @@ def tiny_sgd_epoch(params, velocity, plan, loss_code, X, Y, order,
             value, out_delta[k] = output_unit(loss, acc, ak, dk * scale, Y[sample, k], 0.0, 0.0)
             total += value
         lr_t = cast_like(scheduled_lr(schedule, lr, p1, p2, step, epoch), lr)
+        following = U(order[s + U(1)]) if s + U(1) < n else sample
+        rate_shared = one  # lr (x . x_next + 1), as in shallow_sgd_epoch
+        for i in range(n_in):
+            rate_shared += X[sample, i] * X[following, i]
+        rate_shared *= lr_t
         for j in range(n_hidden):
-            dj = cast_like(0.0, lr)  # f'(z_j) sum_k W1[k, j] delta_k, each weight before its update
+            old_sum = p[b0 + j]  # the next sample's sum through the row before its update
+            for i in range(n_in):
+                old_sum += p[w0 + j * n_in + i] * X[following, i]
+            dj = zero  # f'(z_j) sum_k W1[k, j] delta_k, each weight before its update
+            correction = zero
             for k in range(n_out):
                 weight = w1 + k * n_hidden + j
                 dj += (p[weight] * slope[j]) * out_delta[k]
+                correction -= (p[weight] * slope[j] * rate_shared) * out_delta[k]
                 p[weight] -= (lr_t * h[j]) * out_delta[k]
             for i in range(n_in):
                 p[w0 + j * n_in + i] -= (lr_t * X[sample, i]) * dj
             p[b0 + j] -= lr_t * dj
+            z[j] = old_sum + correction
         for k in range(n_out):
             p[b1 + k] -= lr_t * out_delta[k]
         step += 1
