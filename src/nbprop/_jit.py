@@ -29,6 +29,7 @@ divergence checks would report it.
 """
 
 import numpy as np
+from llvmlite import ir
 from numba import njit, typeof, types
 from numba.core import cgutils
 from numba.extending import intrinsic, overload
@@ -104,3 +105,29 @@ def call_specialised(dispatcher, *args, constant):
     if entry is None:
         entry = _SPECIALISED[dispatcher, signature] = dispatcher.compile(signature)
     return entry(*args, constant)
+
+
+@intrinsic
+def prefetch_row(typingctx, array, row):
+    """Hint the CPU to fetch the first cache line of row ``row`` of a C-contiguous 2-D array.
+
+    ``llvm.prefetch``: it never faults, whatever ``row``.  A plain intrinsic,
+    not a function, so that a per-sample loop pays no call for it.
+    """
+    if not (isinstance(array, types.Array) and array.ndim == 2 and array.layout == "C"
+            and isinstance(row, types.Integer)):
+        return None
+
+    def codegen(context, builder, signature, args):
+        view = context.make_array(signature.args[0])(context, builder, args[0])
+        columns = builder.extract_value(view.shape, 1)
+        offset = builder.mul(context.cast(builder, args[1], signature.args[1], types.intp), columns)
+        address = builder.bitcast(builder.gep(view.data, [offset]), ir.IntType(8).as_pointer())
+        i32 = ir.IntType(32)
+        function = builder.module.declare_intrinsic(
+            "llvm.prefetch", [address.type], ir.FunctionType(ir.VoidType(), [address.type, i32, i32, i32]))
+        # read, keep in all cache levels, data cache
+        builder.call(function, [address, ir.Constant(i32, 0), ir.Constant(i32, 3), ir.Constant(i32, 1)])
+        return context.get_dummy_value()
+
+    return types.void(array, row), codegen

@@ -79,7 +79,7 @@ import math
 
 import numpy as np
 
-from ._jit import U, cast_like, kernel, stack_array
+from ._jit import U, cast_like, kernel, prefetch_row, stack_array
 from ._layout import ACT_CODE, B_OFFSET, FAN_IN, FAN_OUT, IN_OFFSET, OUT_OFFSET, W_OFFSET
 from ._matmul import (PANEL_VECTOR_BYTES, PANEL_VECTORS, add_outer_products, add_products, pack_panels,
                       panel_buffer, panel_layer, panel_of, unpack_panels)
@@ -339,6 +339,12 @@ TINY_MAX_PARAMS = TINY_MAX_HIDDEN * (TINY_MAX_INPUTS + 1) + TINY_MAX_OUTPUTS * (
 # L1/L2 while the first layer is swept; longer blocks cost more corrections.
 SAMPLE_BLOCK = 64
 SMALL_BLOCK_BELOW = 256  # inputs; below, half blocks (fewer corrections per sample)
+# Per-sample loops visit the rows of X and Y in a shuffled order, which the
+# hardware prefetchers cannot guess: on data larger than the caches every
+# sample would wait for memory (a shuffled 4 M-sample 1-2-1 epoch took 0.18 s
+# in the kernel against 0.04 s in order).  The loops ask for the rows this
+# many samples ahead (0.05 s; 32 measured better than 16, as well as 64).
+PREFETCH_AHEAD = 32
 SHALLOW_LOOP, BLOCKED_LOOP, GENERAL_LOOP, TINY_LOOP = 0, 1, 2, 3
 
 
@@ -589,6 +595,10 @@ def shallow_sgd_epoch(params, velocity, plan, loss_code, X, Y, order,
     ahead = False  # whether z holds this sample's hidden pre-activations already (plain SGD)
     for s in range(n):
         sample = U(order[s])
+        if s + U(PREFETCH_AHEAD) < n:
+            ahead_row = U(order[s + U(PREFETCH_AHEAD)])
+            prefetch_row(X, ahead_row)
+            prefetch_row(Y, ahead_row)
         if not ahead:
             for j in range(n_hidden):
                 row = w0 + j * n_in
@@ -737,6 +747,10 @@ def tiny_sgd_epoch(params, velocity, plan, loss_code, X, Y, order,
     n = U(order.shape[0])
     for s in range(n):
         sample = U(order[s])
+        if s + U(PREFETCH_AHEAD) < n:
+            ahead_row = U(order[s + U(PREFETCH_AHEAD)])
+            prefetch_row(X, ahead_row)
+            prefetch_row(Y, ahead_row)
         if s % U(SAMPLE_BLOCK) == U(0):  # else z holds the look-ahead's sums
             for j in range(n_hidden):
                 acc = p[b0 + j]
@@ -901,6 +915,10 @@ def general_sgd_epoch(params, velocity, plan, loss_code, X, Y, order,
     n = order.shape[0]
     first_layer = np.int64(0)  # after the first sample, the look-ahead did layer 0
     for s in range(n):
+        if s + PREFETCH_AHEAD < n:
+            ahead_row = U(order[s + PREFETCH_AHEAD])
+            prefetch_row(X, ahead_row)
+            prefetch_row(Y, ahead_row)
         if first_layer == 0:
             load_input(X, U(order[s]), a)
         forward_layers(params, plan, first_layer, a, d, z)
