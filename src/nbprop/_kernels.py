@@ -773,20 +773,21 @@ def tiny_sgd_epoch(params, velocity, plan, loss_code, X, Y, order,
             rate_shared += X[sample, i] * X[following, i]
         rate_shared *= lr_t
         for j in range(n_hidden):
-            old_sum = p[b0 + j]  # the next sample's sum through the row before its update
+            # The next sample's sum: through the row before its update, then
+            # the correction, one multiply-add per output after its delta.
+            next_z = p[b0 + j]
             for i in range(n_in):
-                old_sum += p[w0 + j * n_in + i] * X[following, i]
+                next_z += p[w0 + j * n_in + i] * X[following, i]
             dj = zero  # f'(z_j) sum_k W1[k, j] delta_k, each weight before its update
-            correction = zero
             for k in range(n_out):
                 weight = w1 + k * n_hidden + j
                 dj += (p[weight] * slope[j]) * out_delta[k]
-                correction -= (p[weight] * slope[j] * rate_shared) * out_delta[k]
+                next_z -= (p[weight] * slope[j] * rate_shared) * out_delta[k]
                 p[weight] -= (lr_t * h[j]) * out_delta[k]
             for i in range(n_in):
                 p[w0 + j * n_in + i] -= (lr_t * X[sample, i]) * dj
             p[b0 + j] -= lr_t * dj
-            z[j] = old_sum + correction
+            z[j] = next_z
         for k in range(n_out):
             p[b1 + k] -= lr_t * out_delta[k]
         step += 1
