@@ -154,6 +154,24 @@ def test_tiny_loop_matches_reference_for_every_activation_and_loss(sizes, hidden
     np.testing.assert_allclose(hist.loss, losses, **tol)
 
 
+@pytest.mark.parametrize("sizes", [[1, 1, 1], [5, 12, 1]])
+def test_look_ahead_overflow_alone_is_no_divergence(sizes, dtype):
+    # The tiny and shallow loops take the next sample's hidden sums from the
+    # old rows plus lr d (x . x_next + 1) w f'; with inputs this large that
+    # factor overflows, and times a zero delta (relu units off) it is NaN,
+    # where per-sample SGD leaves the rows alone and stays finite.
+    net = nbprop.MLP(sizes, activation="relu", dtype=dtype, seed=0)
+    assert _kernels.per_sample_loop(net._plan, 0.0, 0.0) in (_kernels.TINY_LOOP, _kernels.SHALLOW_LOOP)
+    net.params = np.full(net.n_params, -0.5)  # every hidden unit off for positive inputs
+    X = np.full((10, sizes[0]), 1e200 if dtype == "float64" else 1e20)
+    Y = np.ones((10, 1))
+    start = net.params.astype(np.float64)
+    hist = net.fit(X, Y, epochs=1, lr=0.1, shuffle=False, on_divergence="raise")
+    expected, losses = naive.train(start, *spec(net), X.astype(np.float64), Y, [np.arange(10)], 1, 0.1)
+    np.testing.assert_allclose(net.params, expected, **TOL[dtype])
+    np.testing.assert_allclose(hist.loss, losses, **TOL[dtype])
+
+
 @pytest.mark.parametrize("head", [("sigmoid", "bce"), ("softmax", "cross_entropy"), ("identity", "mse")])
 def test_batched_gradient_of_a_large_network_matches_reference(head, dtype):
     # Above BATCHED_GRADIENT_WEIGHTS the gradient goes through matrix products

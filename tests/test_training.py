@@ -71,6 +71,9 @@ def test_training_never_leaves_a_silent_nan(lr, seed, hidden, batch):
 def test_ctrl_c_mid_epoch_leaves_the_last_completed_epoch_and_resumes_exactly(monkeypatch):
     monkeypatch.setattr(training, "CHUNK_SECONDS", 0.01)
     X, Y = data(n=400_000)
+    # Compile first: llvmlite's callbacks swallow a SIGINT that arrives while
+    # Numba compiles (with a cold cache, the fit would then run to the end).
+    net().fit(X[:64], Y[:64], epochs=1, lr=0.001, momentum=0.5)
     model = net()
     killer = threading.Timer(0.6, os.kill, args=(os.getpid(), signal.SIGINT))
     killer.start()

@@ -345,6 +345,13 @@ SMALL_BLOCK_BELOW = 256  # inputs; below, half blocks (fewer corrections per sam
 # in the kernel against 0.04 s in order).  The loops ask for the rows this
 # many samples ahead (0.05 s; 32 measured better than 16, as well as 64).
 PREFETCH_AHEAD = 32
+# The look-ahead of the tiny and shallow loops (the next sample's hidden sums
+# from the old rows, corrected by lr d (x . x_next + 1) w f') is used only
+# while lr (x . x_next + 1) stays below this: past it, the correction could
+# overflow where per-sample SGD does not (inf times a zero delta is NaN), and
+# the next sums come from the rows.  Below it, w f' lr (x . x_next + 1)
+# overflows only for weights above 1e158 (float32: 3e19).
+LOOK_AHEAD_LIMIT, LOOK_AHEAD_LIMIT_32 = 1e150, 1e19
 SHALLOW_LOOP, BLOCKED_LOOP, GENERAL_LOOP, TINY_LOOP = 0, 1, 2, 3
 
 
@@ -593,6 +600,7 @@ def shallow_sgd_epoch(params, velocity, plan, loss_code, X, Y, order,
     last_delta = zero
     n = U(order.shape[0])
     ahead = False  # whether z holds this sample's hidden pre-activations already (plain SGD)
+    look_ahead_limit = cast_like(LOOK_AHEAD_LIMIT if params.itemsize == 8 else LOOK_AHEAD_LIMIT_32, lr)
     for s in range(n):
         sample = U(order[s])
         if s + U(PREFETCH_AHEAD) < n:
@@ -639,6 +647,7 @@ def shallow_sgd_epoch(params, velocity, plan, loss_code, X, Y, order,
         for i in range(n_in):
             shared += X[sample, i] * X[following, i]
         rate_shared = lr_t * shared
+        ahead = ahead and abs(rate_shared) < look_ahead_limit  # see LOOK_AHEAD_LIMIT
         # Each product below is grouped so that the factors known early meet
         # first and the late delta comes last: the chain from one sample's
         # output to the next sample's input layer is what the loop waits on.
@@ -745,13 +754,15 @@ def tiny_sgd_epoch(params, velocity, plan, loss_code, X, Y, order,
     scale = batch_scale(loss, np.int64(1), n_out)
     zero, one = cast_like(0.0, lr), cast_like(1.0, lr)
     n = U(order.shape[0])
+    fresh = True  # whether z must come from the rows, not from the look-ahead
+    look_ahead_limit = cast_like(LOOK_AHEAD_LIMIT if params.itemsize == 8 else LOOK_AHEAD_LIMIT_32, lr)
     for s in range(n):
         sample = U(order[s])
         if s + U(PREFETCH_AHEAD) < n:
             ahead_row = U(order[s + U(PREFETCH_AHEAD)])
             prefetch_row(X, ahead_row)
             prefetch_row(Y, ahead_row)
-        if s % U(SAMPLE_BLOCK) == U(0):  # else z holds the look-ahead's sums
+        if fresh or s % U(SAMPLE_BLOCK) == U(0):
             for j in range(n_hidden):
                 acc = p[b0 + j]
                 for i in range(n_in):
@@ -772,6 +783,7 @@ def tiny_sgd_epoch(params, velocity, plan, loss_code, X, Y, order,
         for i in range(n_in):
             rate_shared += X[sample, i] * X[following, i]
         rate_shared *= lr_t
+        fresh = not abs(rate_shared) < look_ahead_limit
         for j in range(n_hidden):
             # The next sample's sum: through the row before its update, then
             # the correction, one multiply-add per output after its delta.

@@ -699,7 +699,10 @@ class Ensemble:
         # as in MLP.fit (members with momentum or weight decay still take the
         # other loops: _kernels.sgd_epoch chooses per member).
         architecture = None
-        if _kernels.per_sample_loop(first._plan, 0.0, 0.0) == _kernels.TINY_LOOP:
+        tiny_members = [batch == 1 and momentum == 0.0 and decay == 0.0
+                        for batch, momentum, decay in zip(batches, mom_arr, decay_arr)]
+        if _kernels.per_sample_loop(first._plan, 0.0, 0.0) == _kernels.TINY_LOOP and any(tiny_members):
+            # (only then: train_slice compiled for an architecture is a compile of its own)
             architecture = _kernels.tiny_architecture(first._plan, first._loss_code)
 
         def run(first_round, last_round):
