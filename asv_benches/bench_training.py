@@ -52,6 +52,42 @@ class PerSampleEpoch:
     track_samples_per_second.unit = "samples/s"
 
 
+class TinyActivations:
+    """Per-sample SGD on 1-2-1 with each hidden activation: ``tiny_sgd_epoch``, compiled per architecture."""
+
+    params = (["identity", "sigmoid", "tanh", "relu", "leaky_relu", "softplus", "elu"],)
+    param_names = ["hidden"]
+
+    def setup(self, hidden):
+        rng = np.random.default_rng(0)
+        self.X = rng.normal(size=(200_000, 1))
+        self.Y = np.sin(self.X)
+        self.net = nbprop.MLP([1, 2, 1], activation=hidden, seed=0)
+        self.net.fit(self.X[:4], self.Y[:4], epochs=1, lr=1e-3)
+
+    def time_epoch(self, hidden):
+        self.net.fit(self.X, self.Y, epochs=1, lr=1e-3, shuffle=False)
+
+
+class ShuffledPerSampleEpoch:
+    """Per-sample SGD in a shuffled order over data larger than L2: the loops' prefetch of rows ahead."""
+
+    params = (["1-2-1", "8-32-32-1"],)
+    param_names = ["net"]
+
+    def setup(self, name):
+        sizes, hidden, output, _ = NETS[name]
+        n = 2_000_000 if name == "1-2-1" else 200_000  # 32 MB and 14 MB of samples
+        rng = np.random.default_rng(0)
+        self.X = rng.normal(size=(n, sizes[0]))
+        self.Y = rng.uniform(0.1, 0.9, size=(n, sizes[-1]))
+        self.net = nbprop.MLP(sizes, activation=hidden, output_activation=output, seed=0)
+        self.net.fit(self.X[:4], self.Y[:4], epochs=1, lr=1e-3)
+
+    def time_epoch(self, name):
+        self.net.fit(self.X, self.Y, epochs=1, lr=1e-3, shuffle=True, seed=0)
+
+
 class MinibatchEpoch:
     """One epoch of minibatch SGD with batches of 32."""
 
