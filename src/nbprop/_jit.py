@@ -1,4 +1,4 @@
-"""The two ways nbprop compiles code, in one place.
+"""How nbprop compiles its kernels, in one place.
 
 * ``kernel``: the loops over samples and weights.  ``fastmath`` lets LLVM
   reassociate sums (so dot products vectorise) and fuse multiply-adds, but
@@ -26,6 +26,11 @@ activation loops (``sigmoid``, ``tanh``) from vectorising: with it gone they
 run three times as fast.  A zero divisor cannot occur in nbprop's maths (every
 denominator is at least 1); were it to, inf or NaN would come out and the
 divergence checks would report it.
+
+Three tools for the kernels live here too: ``stack_array`` (scratch arrays
+that LLVM can keep in registers), ``call_specialised`` (a kernel compiled for
+one value of an integer argument, ``tiny_sgd_epoch``'s architecture) and
+``prefetch_row`` (a cache hint for the next rows of a shuffled epoch).
 """
 
 import numpy as np

@@ -748,9 +748,9 @@ def tiny_sgd_epoch(params, velocity, plan, loss_code, X, Y, order,
     h = stack_array(TINY_MAX_HIDDEN, params)  # hidden activations
     slope = stack_array(TINY_MAX_HIDDEN, params)  # their f'(z)
     out_delta = stack_array(TINY_MAX_OUTPUTS, params)
+    z = stack_array(TINY_MAX_HIDDEN, params)  # hidden pre-activations
     for q in range(n_params):
         p[q] = params[q]
-    z = stack_array(TINY_MAX_HIDDEN, params)  # hidden pre-activations
     scale = batch_scale(loss, np.int64(1), n_out)
     zero, one = cast_like(0.0, lr), cast_like(1.0, lr)
     n = U(order.shape[0])
