@@ -30,7 +30,7 @@ divergence checks would report it.
 Three tools for the kernels live here too: ``stack_array`` (scratch arrays
 that LLVM can keep in registers), ``call_specialised`` (a kernel compiled for
 one value of an integer argument, ``tiny_sgd_epoch``'s architecture) and
-``prefetch_row`` (a cache hint for the next rows of a shuffled epoch).
+``prefetch_rows`` (a cache hint for the next rows of a shuffled epoch).
 """
 
 import numpy as np
@@ -113,26 +113,35 @@ def call_specialised(dispatcher, *args, constant):
 
 
 @intrinsic
-def prefetch_row(typingctx, array, row):
-    """Hint the CPU to fetch the first cache line of row ``row`` of a C-contiguous 2-D array.
+def prefetch_rows(typingctx, X, Y, order, position):
+    """Hint the CPU to fetch rows ``order[position]`` of ``X`` and ``Y`` (their first cache lines).
 
-    ``llvm.prefetch``: it never faults, whatever ``row``.  A plain intrinsic,
-    not a function, so that a per-sample loop pays no call for it.
+    Nothing happens past the end of ``order``; ``llvm.prefetch`` itself never
+    faults.  A plain intrinsic, not a function, so that a per-sample loop
+    pays no call (and no reference counting) for it.
     """
-    if not (isinstance(array, types.Array) and array.ndim == 2 and array.layout == "C"
-            and isinstance(row, types.Integer)):
+    rows_of = (X, Y)
+    if not (all(isinstance(a, types.Array) and a.ndim == 2 and a.layout == "C" for a in rows_of)
+            and isinstance(order, types.Array) and order.ndim == 1 and isinstance(order.dtype, types.Integer)
+            and isinstance(position, types.Integer)):
         return None
 
     def codegen(context, builder, signature, args):
-        view = context.make_array(signature.args[0])(context, builder, args[0])
-        columns = builder.extract_value(view.shape, 1)
-        offset = builder.mul(context.cast(builder, args[1], signature.args[1], types.intp), columns)
-        address = builder.bitcast(builder.gep(view.data, [offset]), ir.IntType(8).as_pointer())
-        i32 = ir.IntType(32)
-        function = builder.module.declare_intrinsic(
-            "llvm.prefetch", [address.type], ir.FunctionType(ir.VoidType(), [address.type, i32, i32, i32]))
-        # read, keep in all cache levels, data cache
-        builder.call(function, [address, ir.Constant(i32, 0), ir.Constant(i32, 3), ir.Constant(i32, 1)])
+        i32, intp = ir.IntType(32), context.get_value_type(types.intp)
+        order_view = context.make_array(signature.args[2])(context, builder, args[2])
+        index = context.cast(builder, args[3], signature.args[3], types.intp)
+        inside = builder.icmp_unsigned("<", index, builder.extract_value(order_view.shape, 0))
+        with builder.if_then(inside, likely=True):
+            row = builder.load(builder.gep(order_view.data, [index]))
+            row = builder.sext(row, intp) if row.type.width < intp.width else row
+            for position_in_args in (0, 1):
+                view = context.make_array(signature.args[position_in_args])(context, builder, args[position_in_args])
+                offset = builder.mul(row, builder.extract_value(view.shape, 1))
+                address = builder.bitcast(builder.gep(view.data, [offset]), ir.IntType(8).as_pointer())
+                function = builder.module.declare_intrinsic(
+                    "llvm.prefetch", [address.type], ir.FunctionType(ir.VoidType(), [address.type, i32, i32, i32]))
+                # read, keep in all cache levels, data cache
+                builder.call(function, [address, ir.Constant(i32, 0), ir.Constant(i32, 3), ir.Constant(i32, 1)])
         return context.get_dummy_value()
 
-    return types.void(array, row), codegen
+    return types.void(X, Y, order, position), codegen

@@ -79,7 +79,7 @@ import math
 
 import numpy as np
 
-from ._jit import U, cast_like, kernel, prefetch_row, stack_array
+from ._jit import U, cast_like, kernel, prefetch_rows, stack_array
 from ._layout import ACT_CODE, B_OFFSET, FAN_IN, FAN_OUT, IN_OFFSET, OUT_OFFSET, W_OFFSET
 from ._matmul import (PANEL_VECTOR_BYTES, PANEL_VECTORS, add_outer_products, add_products, pack_panels,
                       panel_buffer, panel_layer, panel_of, unpack_panels)
@@ -356,6 +356,12 @@ SHALLOW_LOOP, BLOCKED_LOOP, GENERAL_LOOP, TINY_LOOP = 0, 1, 2, 3
 
 
 @kernel
+def look_ahead_limit(params):
+    """``LOOK_AHEAD_LIMIT`` in the dtype of ``params`` (float32: ``LOOK_AHEAD_LIMIT_32``)."""
+    return cast_like(LOOK_AHEAD_LIMIT if params.itemsize == 8 else LOOK_AHEAD_LIMIT_32, params[0])
+
+
+@kernel
 def per_sample_loop(plan, momentum, weight_decay):
     """Which loop ``sgd_epoch`` runs: ``TINY_LOOP``, ``SHALLOW_LOOP``, ``BLOCKED_LOOP`` or ``GENERAL_LOOP``.
 
@@ -600,13 +606,10 @@ def shallow_sgd_epoch(params, velocity, plan, loss_code, X, Y, order,
     last_delta = zero
     n = U(order.shape[0])
     ahead = False  # whether z holds this sample's hidden pre-activations already (plain SGD)
-    look_ahead_limit = cast_like(LOOK_AHEAD_LIMIT if params.itemsize == 8 else LOOK_AHEAD_LIMIT_32, lr)
+    limit = look_ahead_limit(params)
     for s in range(n):
         sample = U(order[s])
-        if s + U(PREFETCH_AHEAD) < n:
-            ahead_row = U(order[s + U(PREFETCH_AHEAD)])
-            prefetch_row(X, ahead_row)
-            prefetch_row(Y, ahead_row)
+        prefetch_rows(X, Y, order, s + U(PREFETCH_AHEAD))
         if not ahead:
             for j in range(n_hidden):
                 row = w0 + j * n_in
@@ -647,7 +650,7 @@ def shallow_sgd_epoch(params, velocity, plan, loss_code, X, Y, order,
         for i in range(n_in):
             shared += X[sample, i] * X[following, i]
         rate_shared = lr_t * shared
-        ahead = ahead and abs(rate_shared) < look_ahead_limit  # see LOOK_AHEAD_LIMIT
+        ahead = ahead and abs(rate_shared) < limit  # see LOOK_AHEAD_LIMIT
         # Each product below is grouped so that the factors known early meet
         # first and the late delta comes last: the chain from one sample's
         # output to the next sample's input layer is what the loop waits on.
@@ -755,13 +758,10 @@ def tiny_sgd_epoch(params, velocity, plan, loss_code, X, Y, order,
     zero, one = cast_like(0.0, lr), cast_like(1.0, lr)
     n = U(order.shape[0])
     fresh = True  # whether z must come from the rows, not from the look-ahead
-    look_ahead_limit = cast_like(LOOK_AHEAD_LIMIT if params.itemsize == 8 else LOOK_AHEAD_LIMIT_32, lr)
+    limit = look_ahead_limit(params)
     for s in range(n):
         sample = U(order[s])
-        if s + U(PREFETCH_AHEAD) < n:
-            ahead_row = U(order[s + U(PREFETCH_AHEAD)])
-            prefetch_row(X, ahead_row)
-            prefetch_row(Y, ahead_row)
+        prefetch_rows(X, Y, order, s + U(PREFETCH_AHEAD))
         if fresh or s % U(SAMPLE_BLOCK) == U(0):
             for j in range(n_hidden):
                 acc = p[b0 + j]
@@ -783,7 +783,7 @@ def tiny_sgd_epoch(params, velocity, plan, loss_code, X, Y, order,
         for i in range(n_in):
             rate_shared += X[sample, i] * X[following, i]
         rate_shared *= lr_t
-        fresh = not abs(rate_shared) < look_ahead_limit
+        fresh = not abs(rate_shared) < limit
         for j in range(n_hidden):
             # The next sample's sum: through the row before its update, then
             # the correction, one multiply-add per output after its delta.
@@ -928,10 +928,7 @@ def general_sgd_epoch(params, velocity, plan, loss_code, X, Y, order,
     n = order.shape[0]
     first_layer = np.int64(0)  # after the first sample, the look-ahead did layer 0
     for s in range(n):
-        if s + PREFETCH_AHEAD < n:
-            ahead_row = U(order[s + PREFETCH_AHEAD])
-            prefetch_row(X, ahead_row)
-            prefetch_row(Y, ahead_row)
+        prefetch_rows(X, Y, order, s + PREFETCH_AHEAD)
         if first_layer == 0:
             load_input(X, U(order[s]), a)
         forward_layers(params, plan, first_layer, a, d, z)

@@ -144,6 +144,103 @@ def _outer_tile(vectors):
     return intrinsic(outer_tile)
 
 
+class _TileIR:
+    """The LLVM IR both register tiles are built from: vectors of ``vector_bytes``, their FMA, and the tile loop."""
+
+    def __init__(self, context, builder, dtype, vector_bytes):
+        self.builder = builder
+        self.scalar = context.get_value_type(dtype)
+        self.lanes = vector_bytes // (dtype.bitwidth // 8)
+        self.vector = ir.VectorType(self.scalar, self.lanes)
+        self.align = dtype.bitwidth // 8
+        self._fma = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(self.vector, [self.vector] * 3),
+            f"llvm.fma.v{self.lanes}f{dtype.bitwidth}")
+
+    def constant(self, value):
+        """An i64 constant."""
+        return ir.Constant(ir.IntType(64), value)
+
+    def fma(self, a, b, c):
+        """``a * b + c`` lane by lane, rounded once."""
+        return self.builder.call(self._fma, [a, b, c])
+
+    def broadcast(self, value):
+        """``value`` in every lane."""
+        undefined = ir.Constant(self.vector, ir.Undefined)
+        first = self.builder.insert_element(undefined, value, ir.Constant(ir.IntType(32), 0))
+        return self.builder.shuffle_vector(first, undefined,
+                                           ir.Constant(ir.VectorType(ir.IntType(32), self.lanes), [0] * self.lanes))
+
+    def vector_at(self, pointer, offset):
+        """A pointer to the vector at element ``offset`` of ``pointer``."""
+        return self.builder.bitcast(self.builder.gep(pointer, [offset]), self.vector.as_pointer())
+
+    def load(self, pointer, offset):
+        """The vector at element ``offset`` of ``pointer``."""
+        return self.builder.load(self.vector_at(pointer, offset), align=self.align)
+
+    def real_rows(self, rows, n_rows):
+        """Row indices ``0 .. n_rows - 1``, those past ``rows`` repeating the last real row.
+
+        The repeats read real memory, so the tile never branches on its height;
+        ``store_real_rows`` stores none of them.
+        """
+        last_row = self.builder.sub(rows, self.constant(1))
+        return [self.builder.select(self.builder.icmp_unsigned("<", self.constant(r), rows), self.constant(r),
+                                    last_row) for r in range(n_rows)]
+
+    def sums(self, name, k, initial, n_rows, vectors, weight_at, vector_at):
+        """Emit ``for p < k: sums[r, v] = fma(broadcast(*weight_at(r, p)), vector_at(p, v), sums[r, v])``.
+
+        ``initial`` holds the ``n_rows * vectors`` starting sums, row-major;
+        ``weight_at(r, p)`` is a pointer to row ``r``'s scalar of term ``p`` and
+        ``vector_at(p, v)`` the ``v``-th vector of term ``p``.  Returns the sums
+        after the loop, row-major.
+        """
+        builder = self.builder
+        entry = builder.block
+        loop = builder.append_basic_block(f"{name}.loop")
+        body = builder.append_basic_block(f"{name}.body")
+        done = builder.append_basic_block(f"{name}.done")
+        builder.branch(loop)
+
+        builder.position_at_end(loop)
+        p = builder.phi(ir.IntType(64))
+        p.add_incoming(self.constant(0), entry)
+        sums = []
+        for value in initial:
+            sums.append(builder.phi(self.vector))
+            sums[-1].add_incoming(value, entry)
+        builder.cbranch(builder.icmp_unsigned("<", p, k), body, done)
+
+        builder.position_at_end(body)
+        term = [vector_at(p, v) for v in range(vectors)]
+        updated = []
+        for r in range(n_rows):
+            weight = self.broadcast(builder.load(weight_at(r, p)))
+            for v in range(vectors):
+                updated.append(self.fma(weight, term[v], sums[r * vectors + v]))
+        p.add_incoming(builder.add(p, self.constant(1)), builder.block)
+        for phi, value in zip(sums, updated):
+            phi.add_incoming(value, builder.block)
+        builder.branch(loop)
+        builder.position_at_end(done)
+        return sums
+
+    def store_real_rows(self, name, rows, n_rows, store_row):
+        """Call ``store_row(r)`` for the rows ``r < rows`` only (a branch each: at most ``n_rows``)."""
+        builder = self.builder
+        for r in range(n_rows):
+            store = builder.append_basic_block(f"{name}.store{r}")
+            after = builder.append_basic_block(f"{name}.after{r}")
+            builder.cbranch(builder.icmp_unsigned("<", self.constant(r), rows), store, after)
+            builder.position_at_end(store)
+            store_row(r)
+            builder.branch(after)
+            builder.position_at_end(after)
+
+
 def _outer_tile_codegen(dtype, vectors):
     def codegen(context, builder, signature, args):
         index_args = (1, 2, 3, 5, 6, 7, 9, 10, 11)
@@ -152,76 +249,28 @@ def _outer_tile_codegen(dtype, vectors):
         alpha = context.cast(builder, args[12], signature.args[12], dtype)
         a_ptr, b_ptr, c_ptr = [context.make_array(signature.args[i])(context, builder, args[i]).data
                                for i in (0, 4, 8)]
-        scalar = context.get_value_type(dtype)
-        lanes = VECTOR_BYTES // (dtype.bitwidth // 8)
-        vector = ir.VectorType(scalar, lanes)
-        i64, i32 = ir.IntType(64), ir.IntType(32)
-        align = dtype.bitwidth // 8
-        fma = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(vector, [vector] * 3), f"llvm.fma.v{lanes}f{dtype.bitwidth}")
-        undefined = ir.Constant(vector, ir.Undefined)
-        broadcast_mask = ir.Constant(ir.VectorType(i32, lanes), [0] * lanes)
+        tile = _TileIR(context, builder, dtype, VECTOR_BYTES)
+        lanes, constant = tile.lanes, tile.constant
+        row_offsets = [builder.mul(r, a_row) for r in tile.real_rows(rows, TILE_ROWS)]
 
-        def constant(value):
-            return ir.Constant(i64, value)
+        def a_at(r, p):
+            return builder.gep(a_ptr, [builder.add(builder.add(a0, builder.mul(p, a_step)), row_offsets[r])])
 
-        def broadcast(value):
-            first = builder.insert_element(undefined, value, ir.Constant(i32, 0))
-            return builder.shuffle_vector(first, undefined, broadcast_mask)
+        def b_at(p, v):
+            return tile.load(b_ptr, builder.add(builder.add(b0, builder.mul(p, b_step)), constant(v * lanes)))
 
-        def vector_at(pointer, offset):
-            address = builder.bitcast(builder.gep(pointer, [offset]), vector.as_pointer())
-            return address
+        zero = ir.Constant(tile.vector, [ir.Constant(tile.scalar, 0.0)] * lanes)
+        sums = tile.sums("outer", k, [zero] * (TILE_ROWS * vectors), TILE_ROWS, vectors, a_at, b_at)
+        alphas = tile.broadcast(alpha)
 
-        last_row = builder.sub(rows, constant(1))
-        row_offsets = [builder.mul(builder.select(builder.icmp_unsigned("<", constant(r), rows),
-                                                  constant(r), last_row), a_row)
-                       for r in range(TILE_ROWS)]
-        entry = builder.block
-        loop = builder.append_basic_block("outer.loop")
-        body = builder.append_basic_block("outer.body")
-        done = builder.append_basic_block("outer.done")
-        builder.branch(loop)
-
-        builder.position_at_end(loop)
-        p = builder.phi(i64)
-        p.add_incoming(constant(0), entry)
-        sums = []
-        for _ in range(TILE_ROWS * vectors):
-            sums.append(builder.phi(vector))
-            sums[-1].add_incoming(ir.Constant(vector, [ir.Constant(scalar, 0.0)] * lanes), entry)
-        builder.cbranch(builder.icmp_unsigned("<", p, k), body, done)
-
-        builder.position_at_end(body)
-        b_start = builder.add(b0, builder.mul(p, b_step))
-        b_vectors = [builder.load(vector_at(b_ptr, builder.add(b_start, constant(v * lanes))), align=align)
-                     for v in range(vectors)]
-        a_start = builder.add(a0, builder.mul(p, a_step))
-        updated = []
-        for r in range(TILE_ROWS):
-            a_value = broadcast(builder.load(builder.gep(a_ptr, [builder.add(a_start, row_offsets[r])])))
-            for v in range(vectors):
-                updated.append(builder.call(fma, [a_value, b_vectors[v], sums[r * vectors + v]]))
-        p.add_incoming(builder.add(p, constant(1)), builder.block)
-        for phi, value in zip(sums, updated):
-            phi.add_incoming(value, builder.block)
-        builder.branch(loop)
-
-        builder.position_at_end(done)
-        alphas = broadcast(alpha)
-        for r in range(TILE_ROWS):
-            store = builder.append_basic_block(f"outer.store{r}")
-            after = builder.append_basic_block(f"outer.after{r}")
-            builder.cbranch(builder.icmp_unsigned("<", constant(r), rows), store, after)
-            builder.position_at_end(store)
+        def add_row(r):
             c_start = builder.add(c0, builder.mul(constant(r), c_stride))
             for v in range(vectors):
-                address = vector_at(c_ptr, builder.add(c_start, constant(v * lanes)))
-                old = builder.load(address, align=align)
-                builder.store(builder.call(fma, [alphas, sums[r * vectors + v], old]), address,
-                              align=align)
-            builder.branch(after)
-            builder.position_at_end(after)
+                address = tile.vector_at(c_ptr, builder.add(c_start, constant(v * lanes)))
+                old = builder.load(address, align=tile.align)
+                builder.store(tile.fma(alphas, sums[r * vectors + v], old), address, align=tile.align)
+
+        tile.store_real_rows("outer", rows, TILE_ROWS, add_row)
         return context.get_dummy_value()
 
     return codegen
@@ -319,74 +368,30 @@ def _panel_tile_codegen(dtype, vectors):
             context.cast(builder, args[i], signature.args[i], types.uint64) for i in index_args]
         w_ptr, t_ptr, c_ptr = [context.make_array(signature.args[i])(context, builder, args[i]).data
                                for i in (0, 4, 8)]
-        scalar = context.get_value_type(dtype)
-        lanes = PANEL_VECTOR_BYTES // (dtype.bitwidth // 8)
-        vector = ir.VectorType(scalar, lanes)
-        i64, i32 = ir.IntType(64), ir.IntType(32)
-        align = dtype.bitwidth // 8
-        fma = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(vector, [vector] * 3), f"llvm.fma.v{lanes}f{dtype.bitwidth}")
-        undefined = ir.Constant(vector, ir.Undefined)
-        broadcast_mask = ir.Constant(ir.VectorType(i32, lanes), [0] * lanes)
-
-        def constant(value):
-            return ir.Constant(i64, value)
-
-        def vector_at(pointer, offset):
-            return builder.bitcast(builder.gep(pointer, [offset]), vector.as_pointer())
-
-        # Rows past ``rows`` repeat the last real row (real memory, never stored).
-        last_row = builder.sub(rows, constant(1))
-        clamped = [builder.select(builder.icmp_unsigned("<", constant(r), rows), constant(r), last_row)
-                   for r in range(PANEL_ROWS)]
+        tile = _TileIR(context, builder, dtype, PANEL_VECTOR_BYTES)
+        lanes, constant = tile.lanes, tile.constant
+        clamped = tile.real_rows(rows, PANEL_ROWS)
         w_rows = [builder.gep(w_ptr, [builder.add(w0, builder.mul(r, w_row))]) for r in clamped]
-        c_addresses = [[vector_at(c_ptr, builder.add(c0, builder.add(builder.mul(r, c_row),
-                                                                     constant(v * lanes))))
+        c_addresses = [[tile.vector_at(c_ptr, builder.add(c0, builder.add(builder.mul(r, c_row),
+                                                                          constant(v * lanes))))
                         for v in range(vectors)] for r in clamped]
-        entry = builder.block
-        loop = builder.append_basic_block("panel.loop")
-        body = builder.append_basic_block("panel.body")
-        done = builder.append_basic_block("panel.done")
+
+        def w_at(r, p):
+            return builder.gep(w_rows[r], [p])
+
+        def t_at(p, v):
+            return tile.load(t_ptr, builder.add(builder.add(t0, builder.mul(p, t_step)), constant(v * lanes)))
+
         # The sums start from C itself, so a sum split over passes of
         # PANEL_DEPTH terms rounds exactly as one chain over all its terms.
-        initial = [builder.load(address, align=align) for row in c_addresses for address in row]
-        builder.branch(loop)
+        initial = [builder.load(address, align=tile.align) for row in c_addresses for address in row]
+        sums = tile.sums("panel", k, initial, PANEL_ROWS, vectors, w_at, t_at)
 
-        builder.position_at_end(loop)
-        p = builder.phi(i64)
-        p.add_incoming(constant(0), entry)
-        sums = []
-        for value in initial:
-            sums.append(builder.phi(vector))
-            sums[-1].add_incoming(value, entry)
-        builder.cbranch(builder.icmp_unsigned("<", p, k), body, done)
-
-        builder.position_at_end(body)
-        t_start = builder.add(t0, builder.mul(p, t_step))
-        t_vectors = [builder.load(vector_at(t_ptr, builder.add(t_start, constant(v * lanes))), align=align)
-                     for v in range(vectors)]
-        updated = []
-        for r in range(PANEL_ROWS):
-            weight = builder.load(builder.gep(w_rows[r], [p]))
-            first = builder.insert_element(undefined, weight, ir.Constant(i32, 0))
-            weights = builder.shuffle_vector(first, undefined, broadcast_mask)
+        def store_row(r):
             for v in range(vectors):
-                updated.append(builder.call(fma, [weights, t_vectors[v], sums[r * vectors + v]]))
-        p.add_incoming(builder.add(p, constant(1)), builder.block)
-        for phi, value in zip(sums, updated):
-            phi.add_incoming(value, builder.block)
-        builder.branch(loop)
+                builder.store(sums[r * vectors + v], c_addresses[r][v], align=tile.align)
 
-        builder.position_at_end(done)
-        for r in range(PANEL_ROWS):
-            store = builder.append_basic_block(f"panel.store{r}")
-            after = builder.append_basic_block(f"panel.after{r}")
-            builder.cbranch(builder.icmp_unsigned("<", constant(r), rows), store, after)
-            builder.position_at_end(store)
-            for v in range(vectors):
-                builder.store(sums[r * vectors + v], c_addresses[r][v], align=align)
-            builder.branch(after)
-            builder.position_at_end(after)
+        tile.store_real_rows("panel", rows, PANEL_ROWS, store_row)
         return context.get_dummy_value()
 
     return codegen
