@@ -148,3 +148,52 @@ def test_slopes_stay_accurate_where_units_saturate(name):
     got = np.array([activate(code, v)[1] for v in z]).astype(np.longdouble)
     bound = {"sigmoid": 4, "tanh": 6, "softplus": 3, "elu": 1}[name]
     assert (np.abs(got - reference) / np.spacing(np.abs(reference.astype(np.float64)))).max() <= bound
+
+
+def test_tabulated_tanh_is_within_a_few_ulps_of_tanh_and_its_slope():
+    # tanh_and_slope_tabulated (the tiny loop's tanh) against long double:
+    # the table's range, its ends, the interval edges at odd multiples of
+    # 1/64, near 0 (relative accuracy), and past the table, where it is
+    # tanh_and_slope.  Bounds: the measured worst cases, rounded up.
+    from nbprop.activations import TANH_TABLE_END, tanh_and_slope_tabulated
+    rng = np.random.default_rng(3)
+    edges = np.arange(-8, 8, 1 / 64)
+    z = np.concatenate([rng.uniform(-9, 9, 40000), rng.uniform(-1 / 64, 1 / 64, 5000),
+                        10.0 ** rng.uniform(-300, -2, 2000), edges, np.nextafter(edges, 9), np.nextafter(edges, -9),
+                        rng.uniform(-40, 40, 5000), [0.0, 5e-324, -5e-324, TANH_TABLE_END, -TANH_TABLE_END]])
+    got = np.array([tanh_and_slope_tabulated(v) for v in z])
+    wide = z.astype(np.longdouble)
+    e = np.exp(-2 * np.abs(wide))
+    references = (np.tanh(wide), 4 * e / (1 + e) ** 2)
+    in_table = np.abs(z) < TANH_TABLE_END
+    for column, reference, table_bound, outside_bound in ((0, references[0], 1.3, 2.6), (1, references[1], 1.5, 6)):
+        ulps_off = np.abs(got[:, column] - reference) / np.spacing(np.abs(reference.astype(np.float64)))
+        assert ulps_off[in_table].max() <= table_bound
+        assert ulps_off[~in_table].max() <= outside_bound
+    assert np.all(np.signbit(got[:, 0]) == np.signbit(z))
+
+
+def test_tanh_table_polynomials_match_tanh_in_long_double():
+    # The table's polynomials themselves, evaluated in long double, so that
+    # only the table is tested: the economised series is within 1e-19 of
+    # tanh and sech^2, and rounding its coefficients to float64 costs up to
+    # half an ulp in the constant term and a little in the others (measured
+    # worst: 0.77 and 0.88 ulp).  A wrong recurrence or change of basis is
+    # off by far more.
+    from nbprop.activations import TANH_TABLE, TANH_TABLE_STEP
+    wide = np.longdouble
+    t = np.linspace(-TANH_TABLE_STEP / 2, TANH_TABLE_STEP / 2, 65).astype(wide)
+    powers = t[:, None] ** np.arange(TANH_TABLE.shape[1] // 2)
+    for i, row in enumerate(TANH_TABLE.astype(wide)):
+        x = wide(i) * wide(TANH_TABLE_STEP) + t
+        for column, reference in ((0, np.tanh(x)), (1, 1 / np.cosh(x) ** 2)):
+            polynomial = powers @ row[column::2]
+            assert (np.abs(polynomial - reference) / np.spacing(np.abs(reference.astype(np.float64)))).max() <= 0.9
+
+
+@pytest.mark.parametrize("z", [np.nan, np.inf, -np.inf, 1e308, -1e308, 0.0, -0.0])
+def test_tabulated_tanh_at_the_ends_behaves_as_tanh_and_slope(z):
+    from nbprop.activations import tanh_and_slope, tanh_and_slope_tabulated
+    got, expected = tanh_and_slope_tabulated(z), tanh_and_slope(z)
+    np.testing.assert_array_equal(got, expected)
+    assert np.signbit(got[0]) == np.signbit(expected[0])
