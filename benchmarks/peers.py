@@ -33,10 +33,12 @@ Usage::
 
     python benchmarks/peers.py [--nets 1-2-1,8-32-32-1,64-128-10,784-256-10]
         [--repeats 5] [--dtype float64|float32] [--only nbprop,fann,jax,...]
-        [--hidden identity|sigmoid|tanh|relu] [--json results.json]   (--help for the rest)
+        [--hidden identity|sigmoid|tanh|relu|leaky_relu|softplus|elu] [--json results.json]
+        (--help for the rest)
 
 ``--hidden`` gives every net that hidden activation instead of its own (FANN,
-as set up here, has no relu).
+as set up here, has only identity, sigmoid and tanh; scikit-learn has no
+leaky_relu, softplus or elu).
 
 A peer that is not installed is skipped with a message.  Imports of the
 peers are lazy (inside their functions) so that any subset runs.  FANN needs
@@ -221,6 +223,11 @@ ACTIVATIONS_NP = {
     "sigmoid": (lambda z: 1.0 / (1.0 + np.exp(-z)), lambda y: y * (1.0 - y)),
     "tanh": (np.tanh, lambda y: 1.0 - y * y),
     "relu": (lambda z: np.maximum(z, 0.0), lambda y: (y > 0.0).astype(y.dtype)),
+    "leaky_relu": (lambda z: np.where(z > 0.0, z, 0.01 * z), lambda y: np.where(y > 0.0, 1.0, 0.01)),
+    # y = log(1 + e^z): f' = sigmoid(z) = 1 - e^-y
+    "softplus": (lambda z: np.logaddexp(0.0, z), lambda y: -np.expm1(-y)),
+    # y = e^z - 1 for z <= 0: f' = e^z = y + 1
+    "elu": (lambda z: np.where(z > 0.0, z, np.expm1(np.minimum(z, 0.0))), lambda y: np.where(y > 0.0, 1.0, y + 1.0)),
 }
 
 
@@ -440,7 +447,9 @@ def run_jax(net, params0, X, Y, lr, repeats):
     import jax.numpy as jnp
     from jax import lax
 
-    acts_by_name = {"identity": lambda z: z, "sigmoid": jax.nn.sigmoid, "tanh": jnp.tanh, "relu": jax.nn.relu}
+    acts_by_name = {"identity": lambda z: z, "sigmoid": jax.nn.sigmoid, "tanh": jnp.tanh, "relu": jax.nn.relu,
+                    "leaky_relu": lambda z: jax.nn.leaky_relu(z, 0.01), "softplus": jax.nn.softplus,
+                    "elu": jax.nn.elu}
     n_layers = len(net.sizes) - 1
     acts = [acts_by_name[net.hidden]] * (n_layers - 1) + [acts_by_name[net.output]]
     dtype = X.dtype
@@ -497,7 +506,9 @@ def torch_network(net, dtype):
 
     tdtype = {"float64": torch.float64, "float32": torch.float32}[np.dtype(dtype).name]
     acts_by_name = {"identity": torch.nn.Identity, "sigmoid": torch.nn.Sigmoid, "tanh": torch.nn.Tanh,
-                    "relu": torch.nn.ReLU}
+                    "relu": torch.nn.ReLU, "leaky_relu": lambda: torch.nn.LeakyReLU(0.01),
+                    # torch's Softplus is z itself past z = 20 by default; the exact one:
+                    "softplus": lambda: torch.nn.Softplus(threshold=1e300), "elu": torch.nn.ELU}
     modules, linears = [], []
     for l, (fi, fo) in enumerate(zip(net.sizes[:-1], net.sizes[1:])):
         lin = torch.nn.Linear(fi, fo, dtype=tdtype)
@@ -586,7 +597,9 @@ def run_sklearn(net, params0, X, Y, lr, repeats):
     import warnings
 
     used = net if net.output == "identity" else net.with_output("identity")
-    act = {"tanh": "tanh", "sigmoid": "logistic", "identity": "identity", "relu": "relu"}[net.hidden]
+    act = {"tanh": "tanh", "sigmoid": "logistic", "identity": "identity", "relu": "relu"}.get(net.hidden)
+    if act is None:
+        raise PeerUnavailable(f"scikit-learn's MLPRegressor has no {net.hidden} activation")
     reg = MLPRegressor(hidden_layer_sizes=net.sizes[1:-1], activation=act, solver="sgd",
                        alpha=0.0, batch_size=1, learning_rate="constant", learning_rate_init=lr,
                        momentum=0.0, nesterovs_momentum=False, shuffle=False,

@@ -52,10 +52,10 @@ def ulps(got, ref):
     return np.abs(np.asarray(got) - ref) / np.where(spacing == 0, np.spacing(0.0), spacing)
 
 
-@pytest.mark.parametrize("name,bound", [("exp", 1.02), ("expm1", 2), ("tanh", 4), ("sigmoid", 3)])
+@pytest.mark.parametrize("name,bound", [("exp", 1.02), ("expm1", 2), ("tanh", 4), ("sigmoid", 3), ("softplus", 2.5)])
 def test_vectorisable_functions_are_within_a_few_ulps(name, bound):
-    # The kernels' own exp (so activation loops vectorise, and short enough in
-    # latency for per-sample SGD) against a long-double reference (64-bit
+    # The kernels' own exp and log1p (so activation loops vectorise, and short
+    # enough in latency for per-sample SGD) against a long-double reference (64-bit
     # mantissa: its own error is ~1/2000 ulp of a float64), over the whole
     # range and near 0; the bounds are the measured worst cases, rounded up.
     rng = np.random.default_rng(1)
@@ -66,7 +66,8 @@ def test_vectorisable_functions_are_within_a_few_ulps(name, bound):
         xs = xs[np.abs(xs) < 40]
     wide = xs.astype(np.longdouble)
     reference = {"exp": np.exp, "expm1": np.expm1, "tanh": np.tanh,
-                 "sigmoid": lambda x: 1 / (1 + np.exp(-x))}[name](wide)
+                 "sigmoid": lambda x: 1 / (1 + np.exp(-x)),
+                 "softplus": lambda x: np.logaddexp(np.longdouble(0), x)}[name](wide)
     function = getattr(activations, name)
     got = np.array([function(x) for x in xs])
     rounded = reference.astype(np.float64)
