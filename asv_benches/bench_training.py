@@ -69,6 +69,23 @@ class TinyActivations:
         self.net.fit(self.X, self.Y, epochs=1, lr=1e-3, shuffle=False)
 
 
+class LayerActivations:
+    """Per-sample SGD on 64-128-10 with each hidden activation: the vectorised loops over a layer's units."""
+
+    params = (["identity", "sigmoid", "tanh", "relu", "leaky_relu", "softplus", "elu"],)
+    param_names = ["hidden"]
+
+    def setup(self, hidden):
+        rng = np.random.default_rng(0)
+        self.X = rng.normal(size=(4_000, 64))
+        self.Y = rng.uniform(0.1, 0.9, size=(4_000, 10))
+        self.net = nbprop.MLP([64, 128, 10], activation=hidden, output_activation="sigmoid", seed=0)
+        self.net.fit(self.X[:4], self.Y[:4], epochs=1, lr=1e-3)
+
+    def time_epoch(self, hidden):
+        self.net.fit(self.X, self.Y, epochs=1, lr=1e-3, shuffle=False)
+
+
 class ShuffledPerSampleEpoch:
     """Per-sample SGD in a shuffled order over data larger than L2: the loops' prefetch of rows ahead."""
 
