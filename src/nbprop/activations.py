@@ -28,7 +28,7 @@ from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic
 
-from ._jit import dispatch, scalar
+from ._jit import cast_like, dispatch, scalar
 
 IDENTITY = 0
 SIGMOID = 1
@@ -114,38 +114,41 @@ EXP_P2 = 0.041666707403338075
 EXP_P3 = 0.008333339152857227
 
 
-@intrinsic
-def _float64_from_bits(typingctx, bits):
-    """The float64 whose IEEE-754 bit pattern is the int64 ``bits``."""
+def _reinterpret(source, target):
+    """An intrinsic that reads the IEEE-754 bits of a ``source`` value as a ``target`` (same width)."""
 
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.DoubleType())
+    @intrinsic
+    def reinterpret(typingctx, value):
+        def codegen(context, builder, signature, args):
+            return builder.bitcast(args[0], context.get_value_type(target))
 
-    return types.float64(types.int64), codegen
+        return target(source), codegen
+
+    reinterpret.__doc__ = f"The {target} with the bit pattern of the {source} ``value``."
+    return reinterpret
 
 
-@intrinsic
-def _bits_of_float64(typingctx, x):
-    """The IEEE-754 bit pattern of the float64 ``x``, as an int64."""
-
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.IntType(64))
-
-    return types.int64(types.float64), codegen
+_float64_from_bits = _reinterpret(types.int64, types.float64)
+_bits_of_float64 = _reinterpret(types.float64, types.int64)
+_float32_from_bits = _reinterpret(types.int32, types.float32)  # an int64 argument is truncated first
+_bits_of_float32 = _reinterpret(types.float32, types.int32)
 
 
 @intrinsic
 def _fma(typingctx, a, b, c):
-    """``a * b + c`` rounded once (``llvm.fma``), which fastmath never rewrites."""
+    """``a * b + c`` rounded once (``llvm.fma``), which fastmath never rewrites.
+
+    In float32 when all three are float32, else in float64.
+    """
+    precision = types.float32 if all(arg == types.float32 for arg in (a, b, c)) else types.float64
 
     def codegen(context, builder, signature, args):
-        double = ir.DoubleType()
-        function = builder.module.declare_intrinsic(
-            "llvm.fma", [double], ir.FunctionType(double, [double, double, double]))
-        return builder.call(function, [context.cast(builder, value, ty, types.float64)
+        real = context.get_value_type(precision)
+        function = builder.module.declare_intrinsic("llvm.fma", [real], ir.FunctionType(real, [real] * 3))
+        return builder.call(function, [context.cast(builder, value, ty, precision)
                                        for value, ty in zip(args, signature.args)])
 
-    return types.float64(a, b, c), codegen
+    return precision(a, b, c), codegen
 
 
 @scalar
@@ -304,14 +307,25 @@ def sigmoid(z):
 
 
 @scalar
-def tanh_and_slope(z):
+def _tanh_and_slope_from(m, e, z):
     """``(t, 1 - t^2)``: ``t = -m / (2 + m)`` with the sign of ``z``, ``1 - t^2 = 4 e / (2 + m)^2``.
 
-    Here ``m = e^(-2|z|) - 1`` and ``e = e^(-2|z|)``, from one range reduction.
+    Here ``m = e^(-2|z|) - 1`` and ``e = e^(-2|z|)``, in the precision of ``m``.
+    """
+    denominator = cast_like(2.0, m) + m
+    return math.copysign(-m / denominator, z), cast_like(4.0, m) * e / (denominator * denominator)
+
+
+@scalar
+def tanh_and_slope(z):
+    """``(tanh z, 1 - tanh^2 z)`` from ``m = e^(-2|z|) - 1`` and ``e^(-2|z|)``, one range reduction.
+
+    ``tanh z = -m / (2 + m)`` with the sign of ``z``: no cancellation near 0,
+    where ``m`` is an ``expm1``, and no overflow; the slope, ``4 e / (2 + m)^2``,
+    keeps its relative accuracy where the unit saturates.
     """
     m, e = expm1_and_exp(-2.0 * abs(z))
-    denominator = 2.0 + m
-    return math.copysign(-m / denominator, z), 4.0 * e / (denominator * denominator)
+    return _tanh_and_slope_from(m, e, z)
 
 
 @scalar
