@@ -198,3 +198,121 @@ def test_tabulated_tanh_at_the_ends_behaves_as_tanh_and_slope(z):
     got, expected = tanh_and_slope_tabulated(z), tanh_and_slope(z)
     np.testing.assert_array_equal(got, expected)
     assert np.signbit(got[0]) == np.signbit(expected[0])
+
+
+# ------------------------------------------------------------------ float32
+
+FLOAT32_CODES = {"tanh": activations.TANH, "sigmoid": activations.SIGMOID}
+
+
+def float32_inputs():
+    """float32 inputs over the whole range: random bit patterns (every binade), dense near 0 and in the bend."""
+    rng = np.random.default_rng(3)
+    bits = rng.integers(0, 2**32, size=400000, dtype=np.uint64).astype(np.uint32)
+    z = np.concatenate([bits.view(np.float32),
+                        rng.uniform(-20, 20, 400000).astype(np.float32),
+                        rng.uniform(-1e-3, 1e-3, 20000).astype(np.float32),
+                        np.float32([0.0, -0.0, 1e-45, -1e-45, 1e-38, -1e-38, 3.4e38, -3.4e38])])
+    return z[np.isfinite(z)]
+
+
+def float32_layer(name, z):
+    """``activate_layer``'s values and slopes over float32 ``z``."""
+    a, d = np.empty_like(z), np.empty_like(z)
+    activations.activate_layer(FLOAT32_CODES[name], z, a, d, np.uint64(0), np.uint64(len(z)))
+    return a, d
+
+
+def float32_reference(name, z):
+    """Values and slopes in float64 (its rounding is 1/64 of a float32 ulp's 1e-7) from ``e = e^-|z|``."""
+    wide = z.astype(np.float64)
+    if name == "tanh":
+        e = np.exp(-2 * np.abs(wide))
+        return np.tanh(wide), 4 * e / (1 + e) ** 2
+    e = np.exp(-np.abs(wide))
+    return np.where(wide >= 0, 1, e) / (1 + e), e / (1 + e) ** 2
+
+
+def float32_ulps(got, reference):
+    """Errors in float32 ulps of the reference where it is a normal float32, and the largest absolute error elsewhere."""
+    tiny = np.finfo(np.float32).tiny
+    normal = np.abs(reference) >= tiny
+    error = np.abs(got.astype(np.float64) - reference)
+    spacing = np.spacing(np.abs(reference[normal]).astype(np.float32)).astype(np.float64)
+    return error[normal] / spacing, error[~normal].max(initial=0.0)
+
+
+@pytest.mark.parametrize("name,bounds", [("tanh", (2.5, 5.25)), ("sigmoid", (2.5, 4))])
+def test_float32_activations_are_within_a_few_ulps(name, bounds):
+    # float32 arrays compute tanh and sigmoid in float32; values and slopes
+    # against float64 over every binade, near 0 and where units saturate.
+    # The bounds are the worst cases measured over every finite float32,
+    # rounded up.  Below the normal range results may flush, by under
+    # tiny / 4 (sigmoid's value, slopes) absolutely.
+    z = float32_inputs()
+    got = float32_layer(name, z)
+    assert all(g.dtype == np.float32 for g in got)
+    for g, r, bound in zip(got, float32_reference(name, z), bounds):
+        ulps, tail = float32_ulps(g, r)
+        assert ulps.max() <= bound
+        assert tail <= np.finfo(np.float32).tiny / 4
+
+
+def test_float32_exp_is_within_an_ulp():
+    x = -np.abs(float32_inputs()[::20])
+    pairs = np.array([activations.expm1_and_exp_float32(v) for v in x], dtype=np.float32)
+    wide = x.astype(np.float64)
+    for got, reference, bound in ((pairs[:, 0], np.expm1(wide), 1.05), (pairs[:, 1], np.exp(wide), 1.09)):
+        ulps, tail = float32_ulps(got, reference)
+        assert ulps.max() <= bound and tail <= 2.0**-149
+
+
+def test_float32_exp_coefficients():
+    # The quartic through (e^r - 1 - r) / r^2 = sum_n r^n / (n + 2)! at the
+    # five Chebyshev nodes of |r| <= (1 + 1e-4) ln(2)/2, rounded to float32
+    # (each coefficient is at least 0.01 ulp from a rounding boundary, so
+    # float64 suffices here).
+    import math
+    half_width = (1 + 1e-4) * math.log(2) / 2
+    nodes = half_width * np.cos((2 * np.arange(5) + 1) * np.pi / 10)
+    values = sum(nodes**n / math.factorial(n + 2) for n in range(20))
+    coefficients = np.linalg.solve(np.vander(nodes, 5, increasing=True), values)
+    stored = [activations.EXP32_P0, activations.EXP32_P1, activations.EXP32_P2, activations.EXP32_P3,
+              activations.EXP32_P4]
+    np.testing.assert_array_equal(np.float32(stored), coefficients.astype(np.float32))
+
+
+@pytest.mark.parametrize("name", FLOAT32_CODES)
+def test_float32_special_values(name):
+    z = np.float32([np.nan, np.inf, -np.inf, 3.4e38, -3.4e38, 1e30, -1e30, 100.0, -100.0, 0.0, -0.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with np.errstate(all="raise"):
+            a, d = float32_layer(name, z)
+    assert np.isnan(a[0]) and np.isnan(d[0])
+    assert np.isfinite(a[1:]).all() and np.isfinite(d[1:]).all()
+    expected = {"tanh": [1, -1, 1, -1, 1, -1, 1, -1, 0, -0.0],
+                "sigmoid": [1, 0, 1, 0, 1, 0, 1, np.exp(-100.0), 0.5, 0.5]}[name]  # e^-100: a subnormal
+    np.testing.assert_array_equal(a[1:], np.float32(expected))
+    assert np.signbit(a[-1]) == (name == "tanh")  # tanh(-0) = -0
+    np.testing.assert_array_equal(d[1:7], 0)
+
+
+@pytest.mark.parametrize("name", FLOAT32_CODES)
+def test_float32_slopes_stay_accurate_where_units_saturate(name):
+    # As test_slopes_stay_accurate_where_units_saturate, in float32: the slope
+    # from e^-|z|, not 1 - tanh^2 (which would be 0 or off by 1e6 ulp here).
+    z = np.concatenate([np.linspace(-30, 30, 6001), np.random.default_rng(0).uniform(-44, 44, 2000)])
+    z = z.astype(np.float32)
+    ulps, _ = float32_ulps(float32_layer(name, z)[1], float32_reference(name, z)[1])
+    assert ulps.max() <= {"tanh": 5.25, "sigmoid": 3.5}[name]
+
+
+def test_float64_activation_loops_run_the_float64_functions():
+    # Choosing by dtype leaves float64 exactly as the scalar float64 functions.
+    z = np.r_[np.random.default_rng(4).normal(scale=5, size=500), 0.0, -0.0, 800.0, -800.0]
+    for code, function in ((activations.TANH, activations.tanh_and_slope),
+                           (activations.SIGMOID, activations.sigmoid_and_slope)):
+        a, d = np.empty_like(z), np.empty_like(z)
+        activations.activate_layer(code, z, a, d, np.uint64(0), np.uint64(len(z)))
+        np.testing.assert_array_equal(np.array([a, d]).T, [function(v) for v in z])
