@@ -577,8 +577,9 @@ def elu_and_slope(z):
 # sigmoid and tanh only need x = -|z| or -2|z| <= 0: no overflow, and
 # 2^k is put into the exponent bits as 2^(k + 64), then scaled by 2^-64, so
 # that below 2^-126 it becomes the exact subnormal (or 0) rather than wrap.
-# Measured against float64 over every float32 in [-1, 1] and 10^7 points
-# beyond: see test_float32_activations_are_within_a_few_ulps.
+# Measured against float64 over every float32, in float32 ulps where the
+# result is a normal number: e^x 1.09 and e^x - 1 1.05 (x <= 0), tanh 2.50
+# (slope 5.22), sigmoid 2.41 (slope 4.22); smaller results within 4e-45.
 
 EXP32_SHIFTER = np.float32(1.5 * 2.0**23)  # x + it rounds x to an integer
 EXP32_LOG2E = np.float32(1.0 / math.log(2.0))
