@@ -11,7 +11,14 @@
   vectorisable); reassociation is not (it would undo the careful evaluation
   order of ``activations.exp``).
 
-* ``dispatch``: a choice between ``scalar`` functions by an integer code
+* ``inlined``: Numba inlines the function into its caller instead of
+  compiling it on its own: a compiled function costs about 50 ms of a cold
+  start, whatever its size, and a network's first fit compiles some
+  thirty.  The inlined code takes the caller's flags, so this is for pieces
+  that only ``scalar`` functions call (exp's reduction, its polynomial, ...)
+  and for pieces without floating-point arithmetic (a layer's offsets).
+
+* ``dispatch`` (``inlined`` too): a choice between ``scalar`` functions by an integer code
   (which activation, which loss).  Numba inlines it into each caller, so the
   choice costs a predictable branch and the chosen function is inlined in
   turn, instead of a call per unit whose result makes a round trip through
@@ -45,7 +52,8 @@ SCALAR_FASTMATH = {"contract", "arcp", "nsz"}
 
 kernel = njit(cache=True, nogil=True, fastmath=KERNEL_FASTMATH, error_model="numpy")
 scalar = njit(cache=True, nogil=True, fastmath=SCALAR_FASTMATH, error_model="numpy")
-dispatch = njit(cache=True, nogil=True, fastmath=SCALAR_FASTMATH, error_model="numpy", inline="always")
+inlined = njit(cache=True, nogil=True, fastmath=SCALAR_FASTMATH, error_model="numpy", inline="always")
+dispatch = inlined
 
 U = np.uint64  # the type of every offset and loop counter in the kernels' inner loops
 

@@ -83,7 +83,7 @@ import math
 
 import numpy as np
 
-from ._jit import U, cast_like, kernel, prefetch_rows, stack_array
+from ._jit import U, cast_like, inlined, kernel, prefetch_rows, stack_array
 from ._layout import ACT_CODE, B_OFFSET, FAN_IN, FAN_OUT, IN_OFFSET, OUT_OFFSET, W_OFFSET
 from ._matmul import (PANEL_VECTOR_BYTES, PANEL_VECTORS, add_outer_products, add_products, pack_panels,
                       panel_buffer, panel_layer, panel_of, unpack_panels)
@@ -97,7 +97,7 @@ DELTA = 2
 Z = 3
 N_WORKSPACE_ROWS = 4
 
-@kernel
+@inlined
 def layer_offsets(plan, layer):
     """Layer ``layer``'s fan-in, fan-out, weight, bias, input and output offsets, unsigned."""
     return (U(plan[layer, FAN_IN]), U(plan[layer, FAN_OUT]), U(plan[layer, W_OFFSET]),
@@ -142,7 +142,7 @@ def forward_layers(params, plan, first_layer, a, d, z):
             softmax_layer(z, a, o0, fan_out)
 
 
-@kernel
+@inlined
 def softmax_layer(z, a, start, n):
     """``a = exp(z - max z) / sum exp(z - max z)`` over units ``[start, start + n)``."""
     zmax = z[start]
@@ -157,14 +157,14 @@ def softmax_layer(z, a, start, n):
         a[start + k] /= total
 
 
-@kernel
+@inlined
 def load_input(X, sample, a):
     """Copy row ``sample`` of ``X`` into the input units."""
     for i in range(U(X.shape[1])):
         a[i] = X[sample, i]
 
 
-@kernel
+@inlined
 def output_delta(plan, loss_code, Y, sample, scale, a, d, delta, z):
     """Set the output layer's delta from ``Y[sample]``; return the sample's unscaled loss."""
     fan_in, n, w0, b0, i0, o0 = layer_offsets(plan, plan.shape[0] - 1)

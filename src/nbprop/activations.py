@@ -19,6 +19,13 @@ name            f(z)                                   f'(z)
 ==============  =====================================  ==============================
 
 The constants match PyTorch's defaults (``negative_slope=0.01``, ``alpha=1``).
+
+Sections, in order: ``exp`` and ``expm1``, then ``log1p`` (plain arithmetic,
+so that loops over a layer vectorise, and built for latency); the scalar
+activations and their slopes; a tanh from tabulated polynomials for the
+tiny per-sample loop, where latency is all; float32 forms of tanh and
+sigmoid; the dispatch by code (``activate``, ``activate_for_latency``) and
+the loops over a layer's units (``activate_layer``, ``activate_in_place``).
 """
 
 import math
@@ -28,7 +35,7 @@ from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic, overload
 
-from ._jit import cast_like, dispatch, scalar
+from ._jit import cast_like, dispatch, inlined, scalar
 
 IDENTITY = 0
 SIGMOID = 1
@@ -151,7 +158,7 @@ def _fma(typingctx, a, b, c):
     return precision(a, b, c), codegen
 
 
-@scalar
+@inlined
 def _exp_reduction(y):
     """``(k, r)`` with ``y = k ln(2) / 64 + r``, ``|r| <= ln(2) / 128``, for finite ``|y| < 750``.
 
@@ -164,14 +171,14 @@ def _exp_reduction(y):
     return k, _fma(-kf, LN2_LOW, _fma(-kf, LN2_HIGH, y))  # y - k ln(2) / 64
 
 
-@scalar
+@inlined
 def _exp_polynomial(r):
     """``q`` with ``1 + q = e^r`` to 5e-18 relative, for ``|r| <= ln(2) / 128``."""
     r2 = r * r
     return _fma(r2, _fma(r2, _fma(r, EXP_P3, EXP_P2), _fma(r, EXP_P1, EXP_P0)), r)
 
 
-@scalar
+@inlined
 def _expm1_polynomial(r):
     """``q = e^r - 1`` to 3e-20 relative (Taylor to degree 6), for ``|r| <= ln(2) / 128``."""
     r2 = r * r
@@ -180,7 +187,7 @@ def _expm1_polynomial(r):
     return _fma(r2 * r2, high, low)
 
 
-@scalar
+@inlined
 def _times_power_of_two(bits, power):
     """The float64 of bit pattern ``bits`` (a table entry, in [1, 2)) times ``2^power``.
 
@@ -190,7 +197,7 @@ def _times_power_of_two(bits, power):
     return _float64_from_bits(bits + (power << 52))
 
 
-@scalar
+@inlined
 def _exp_tail(x, k, q, bits):
     """``e**x = 2^(k/64) (1 + q)`` outside ``EXP_NORMAL``: subnormal results, 0, inf and NaN.
 
@@ -286,7 +293,7 @@ LN2_LOW_WHOLE = 1.90821492927058770002e-10
 SQRT2 = math.sqrt(2.0)
 
 
-@scalar
+@inlined
 def _log1p_of_fraction(e, one_plus_e, reciprocal):
     """``log(1 + e)`` for ``0 <= e <= 1``, given ``1 + e`` rounded and its reciprocal to 1e-15; within about 1 ulp.
 
@@ -349,7 +356,7 @@ def sigmoid(z):
     return sigmoid_and_slope(z)[0]
 
 
-@scalar
+@inlined
 def _tanh_and_slope_from(m, e, z):
     """``(t, 1 - t^2)``: ``t = -m / (2 + m)`` with the sign of ``z``, ``1 - t^2 = 4 e / (2 + m)^2``.
 
@@ -382,6 +389,71 @@ def tanh(z):
     (True, -1.0)
     """
     return tanh_and_slope(z)[0]
+
+
+@scalar
+def softplus(z):
+    """``log(1 + exp(z))`` as ``max(z, 0) + log1p(exp(-|z|))``: no overflow.
+
+    Examples
+    --------
+    >>> from nbprop.activations import softplus
+    >>> softplus(0.0) == 0.6931471805599453, softplus(1000.0)
+    (True, 1000.0)
+    """
+    return softplus_and_slope(z)[0]
+
+
+@scalar
+def relu_and_slope(z):
+    """``(max(z, 0), 1 if z > 0 else 0)``; ``0 * z`` keeps NaN a NaN."""
+    if z > 0:
+        return z, 1.0
+    return 0.0 * z, 0.0
+
+
+@scalar
+def leaky_relu_and_slope(z):
+    """``(z, 1)`` for ``z > 0``, else ``(0.01 z, 0.01)``."""
+    if z > 0:
+        return z, 1.0
+    return LEAKY_RELU_SLOPE * z, LEAKY_RELU_SLOPE
+
+
+@dispatch
+def softplus_and_slope(z):
+    """``(log(1 + e^z), sigmoid(z))`` from the one exponential ``e = exp(-|z|)``.
+
+    Two functions, not one, so that LLVM inlines both into a loop over a
+    layer (together they are more code than it inlines), and the loop
+    vectorises; this one holds no arithmetic of its own.
+    """
+    return _softplus_from_exp(z, exp(-abs(z)))
+
+
+@scalar
+def _softplus_from_exp(z, e):
+    """``softplus_and_slope(z)`` given ``e = exp(-|z|)``: ``max(z, 0) + log1p(e)``, and ``1 / (1 + e)`` or ``e / (1 + e)``.
+
+    No branch (the choices are selects), so that a loop over it vectorises.
+    """
+    one_plus_e = 1.0 + e
+    slope = (1.0 if z >= 0 else e) / one_plus_e
+    reciprocal = slope if z >= 0 else 1.0 - slope  # 1 / (1 + e): 1 - slope >= 1/2 does not cancel
+    return (z if z > 0 else 0.0) + _log1p_of_fraction(e, one_plus_e, reciprocal), slope  # NaN: NaN + 0
+
+
+@scalar
+def elu_and_slope(z):
+    """``(z, 1)`` for ``z > 0``, else ``(alpha (e^z - 1), alpha e^z)`` (the slope without cancelling).
+
+    The exponential is taken for every ``z`` (of ``min(z, 0)``) and the
+    result chosen after: a branch around it, taken at random on a layer's
+    units, would keep the loop from vectorising (14 ns a unit, against 2).
+    """
+    negative = z <= 0  # False for NaN, which goes on as z
+    f, e = expm1_and_exp(z if negative else 0.0)
+    return (ELU_ALPHA * f if negative else z), (ELU_ALPHA * e if negative else 1.0)
 
 
 # ------------------------------------------------ tanh for latency
@@ -450,7 +522,7 @@ def _tanh_tables(taylor_degree=16):
 TANH_TABLE = _tanh_tables()
 
 
-@scalar
+@inlined
 def _tabulated_polynomial(row, column, t, t2, t4):
     """``sum_k row[2k + column] t^k``, k = 0..7: Estrin's form, the constant term added last."""
     low = _fma(t2, _fma(row[column + 6], t, row[column + 4]), row[column + 2] * t)
@@ -495,71 +567,6 @@ def tanh_and_slope_tabulated(z):
     return tanh_and_slope(z)
 
 
-@scalar
-def softplus(z):
-    """``log(1 + exp(z))`` as ``max(z, 0) + log1p(exp(-|z|))``: no overflow.
-
-    Examples
-    --------
-    >>> from nbprop.activations import softplus
-    >>> softplus(0.0) == 0.6931471805599453, softplus(1000.0)
-    (True, 1000.0)
-    """
-    return softplus_and_slope(z)[0]
-
-
-@scalar
-def relu_and_slope(z):
-    """``(max(z, 0), 1 if z > 0 else 0)``; ``0 * z`` keeps NaN a NaN."""
-    if z > 0:
-        return z, 1.0
-    return 0.0 * z, 0.0
-
-
-@scalar
-def leaky_relu_and_slope(z):
-    """``(z, 1)`` for ``z > 0``, else ``(0.01 z, 0.01)``."""
-    if z > 0:
-        return z, 1.0
-    return LEAKY_RELU_SLOPE * z, LEAKY_RELU_SLOPE
-
-
-@dispatch
-def softplus_and_slope(z):
-    """``(log(1 + e^z), sigmoid(z))`` from the one exponential ``e = exp(-|z|)``.
-
-    Two functions, not one, so that LLVM inlines both into a loop over a
-    layer (together they are more code than it inlines), and the loop
-    vectorises; this one holds no arithmetic of its own.
-    """
-    return _softplus_from_exp(z, exp(-abs(z)))
-
-
-@scalar
-def _softplus_from_exp(z, e):
-    """``softplus_and_slope(z)`` given ``e = exp(-|z|)``: ``max(z, 0) + log1p(e)``, and ``1 / (1 + e)`` or ``e / (1 + e)``.
-
-    No branch (the choices are selects), so that a loop over it vectorises.
-    """
-    one_plus_e = 1.0 + e
-    slope = (1.0 if z >= 0 else e) / one_plus_e
-    reciprocal = slope if z >= 0 else 1.0 - slope  # 1 / (1 + e): 1 - slope >= 1/2 does not cancel
-    return max(z, 0.0) + _log1p_of_fraction(e, one_plus_e, reciprocal), slope
-
-
-@scalar
-def elu_and_slope(z):
-    """``(z, 1)`` for ``z > 0``, else ``(alpha (e^z - 1), alpha e^z)`` (the slope without cancelling).
-
-    The exponential is taken for every ``z`` (of ``min(z, 0)``) and the
-    result chosen after: a branch around it, taken at random on a layer's
-    units, would keep the loop from vectorising (14 ns a unit, against 2).
-    """
-    negative = z <= 0  # False for NaN, which goes on as z
-    f, e = expm1_and_exp(z if negative else 0.0)
-    return (ELU_ALPHA * f if negative else z), (ELU_ALPHA * e if negative else 1.0)
-
-
 # -------------------------------------------------- float32 sigmoid and tanh
 # float32 models compute these two in float32 where their loops vectorise
 # (``activate_layer``, ``activate_in_place``): 16 lanes per 512-bit vector
@@ -598,7 +605,7 @@ EXP32_P3 = np.float32(0.008363179)
 EXP32_P4 = np.float32(0.0013926184)
 
 
-@scalar
+@inlined
 def _exp_polynomial_float32(r):
     """``q`` with ``1 + q = e^r`` to 1.1e-8 relative, for float32 ``|r| <= ln(2) / 2``."""
     r2 = r * r
