@@ -85,8 +85,8 @@ import numpy as np
 
 from ._jit import U, cast_like, inlined, kernel, prefetch_rows, stack_array
 from ._layout import ACT_CODE, B_OFFSET, FAN_IN, FAN_OUT, IN_OFFSET, OUT_OFFSET, W_OFFSET
-from ._matmul import (PANEL_VECTOR_BYTES, PANEL_VECTORS, add_outer_products, add_products, pack_panels,
-                      panel_buffer, panel_layer, panel_of, unpack_panels)
+from ._matmul import (add_outer_products, add_products, pack_panels, panel_buffer, panel_layer, panel_of,
+                      panel_widths, unpack_panels)
 from .activations import SOFTMAX, activate, activate_for_latency, activate_in_place, activate_layer
 from .losses import CROSS_ENTROPY, batch_scale, output_unit
 from .optim import scheduled_lr, sgd_update
@@ -430,8 +430,7 @@ def predict(params, plan, X, out, ws):
     Returns whether every input was finite (checked while packing).
     """
     n_units = U(ws.shape[1])
-    lanes = U(PANEL_VECTOR_BYTES // ws.itemsize)
-    wide = U(PANEL_VECTORS) * lanes
+    lanes, wide = panel_widths(ws)
     n, n_in = U(X.shape[0]), U(X.shape[1])
     block = panel_buffer(min(U(PREDICT_BLOCK), n), n_units, ws)
     column = np.empty(n_units, dtype=ws.dtype)  # one sample's units, for softmax
@@ -744,7 +743,7 @@ def tiny_sgd_epoch(params, velocity, plan, loss_code, X, Y, order,
     delta, as in ``shallow_sgd_epoch`` (and restart at every
     ``SAMPLE_BLOCK``-th sample, so that slices of whole blocks give the same
     bits as one call).  Its activations are ``activate_for_latency``'s:
-    a tanh from tabulated polynomials, some 25 cycles shorter on the chain
+    a tanh from tabulated polynomials, some 20 cycles shorter on the chain
     than the exponential's.
     """
     n_in, n_hidden, n_out = U(architecture >> 20), U((architecture >> 16) & 15), U((architecture >> 12) & 15)

@@ -34,7 +34,7 @@ from numba import types
 from numba.core import cgutils, config, errors
 from numba.extending import intrinsic
 
-from ._jit import U, cast_like, kernel
+from ._jit import U, cast_like, inlined, kernel
 
 
 def _has_avx512():
@@ -419,6 +419,19 @@ def panel_width(dtype):
     return PANEL_VECTORS * panel_lanes(dtype)
 
 
+@inlined
+def panel_widths(like):
+    """``(lanes, wide)`` for ``like``'s dtype: ``panel_lanes`` and ``panel_width``, in compiled code."""
+    lanes = U(PANEL_VECTOR_BYTES // like.itemsize)
+    return lanes, U(PANEL_VECTORS) * lanes
+
+
+@inlined
+def whole_vectors(m, lanes):
+    """``m`` samples rounded up to whole vectors of ``lanes``: the samples a block's panels hold."""
+    return m + (lanes - m % lanes) % lanes
+
+
 @kernel
 def panel_of(b, n, wide, lanes):
     """Start and width of the panel that holds sample ``b`` of ``n`` (see ``add_panel_products``)."""
@@ -442,8 +455,7 @@ def add_panel_products(W, w_start, w_row, m, k, T, t_unit, n, n_units, c_unit):
     Passes of ``PANEL_DEPTH`` terms keep each panel's rows of ``T`` in L1
     while ``W``'s rows pass by.
     """
-    lanes = U(PANEL_VECTOR_BYTES // T.itemsize)
-    wide = U(PANEL_VECTORS) * lanes
+    lanes, wide = panel_widths(T)
     full = n - n % wide
     rows = U(PANEL_ROWS)
     # Passes of equal depth: 784 terms as 4 x 196 rather than 3 x 256 + 16,
@@ -477,32 +489,23 @@ def pack_panels(src, row0, col0, count, m, panels, n_units, unit0, check_finite)
     NaN if not (nearly free while the loop waits on ``src`` from memory, but a
     chain of dependent additions: a block's own activations are not checked).
     """
-    lanes = U(PANEL_VECTOR_BYTES // panels.itemsize)
-    wide = U(PANEL_VECTORS) * lanes
-    padded = m + (lanes - m % lanes) % lanes
+    lanes, wide = panel_widths(panels)
     zero = cast_like(0.0, panels[0])
     check = zero
     s = U(0)
-    while s < padded:
+    while s < whole_vectors(m, lanes):
         w = panel_of(s, m, wide, lanes)[1]
         real = min(w, m - s)
         base = s * n_units + unit0 * w
-        if real == w:  # a full panel: its rows written whole, src read down its columns
-            for u in range(count):
-                for b in range(w):
-                    value = src[row0 + s + b, col0 + u]
-                    panels[base + u * w + b] = value
-                    if check_finite:
-                        check += zero * value
-        else:  # the padded panel (one sample, say): zeros, then sample by sample
+        if real < w:  # the padded panel (one sample, say): zeros first
             for q in range(count * w):
                 panels[base + q] = 0.0
+        for u in range(count):  # the panel's rows written whole, src read down its columns
             for b in range(real):
-                for u in range(count):
-                    value = src[row0 + s + b, col0 + u]
-                    panels[base + u * w + b] = value
-                    if check_finite:
-                        check += zero * value
+                value = src[row0 + s + b, col0 + u]
+                panels[base + u * w + b] = value
+                if check_finite:
+                    check += zero * value
         s += w
     return check
 
@@ -510,8 +513,7 @@ def pack_panels(src, row0, col0, count, m, panels, n_units, unit0, check_finite)
 @kernel
 def unpack_panels(panels, n_units, unit0, count, m, dst, row0, col0):
     """``dst[row0 + b, col0 + u]`` = unit ``unit0 + u`` of sample ``b`` of the panels, ``b < m``, ``u < count``."""
-    lanes = U(PANEL_VECTOR_BYTES // panels.itemsize)
-    wide = U(PANEL_VECTORS) * lanes
+    lanes, wide = panel_widths(panels)
     s = U(0)
     while s < m:
         w = panel_of(s, m, wide, lanes)[1]
@@ -530,11 +532,9 @@ def panel_layer(params, w0, b0, fan_in, fan_out, panels, i0, o0, m, n_units):
     ``(fan_out, fan_in)``.  Each ``Z`` starts as the bias, and the product adds
     its terms in order.
     """
-    lanes = U(PANEL_VECTOR_BYTES // panels.itemsize)
-    wide = U(PANEL_VECTORS) * lanes
-    padded = m + (lanes - m % lanes) % lanes
+    lanes, wide = panel_widths(panels)
     s = U(0)
-    while s < padded:
+    while s < whole_vectors(m, lanes):
         w = panel_of(s, m, wide, lanes)[1]
         for j in range(fan_out):
             for b in range(w):
@@ -551,7 +551,7 @@ def panel_buffer(samples, n_units, like):
     are whole vectors): loads that straddle two cache lines cost the product
     about 4%.
     """
-    lanes = U(PANEL_VECTOR_BYTES // like.itemsize)
-    spare = np.empty((samples + (lanes - samples % lanes) % lanes) * n_units + lanes, dtype=like.dtype)
+    lanes = panel_widths(like)[0]
+    spare = np.empty(whole_vectors(samples, lanes) * n_units + lanes, dtype=like.dtype)
     skip = U(PANEL_VECTOR_BYTES - spare.ctypes.data % PANEL_VECTOR_BYTES) % U(PANEL_VECTOR_BYTES)
     return spare[skip // U(like.itemsize):]
