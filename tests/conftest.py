@@ -3,12 +3,15 @@
 import os
 import sys
 
+import numba
 import numpy as np
 import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))  # so tests can `import naive`
 
 import nbprop  # noqa: E402
+from nbprop import activations  # noqa: E402
+from nbprop.activations import EVERY_ACTIVATION  # noqa: E402  (a global: Numba compiles it in)
 
 HIDDEN = ["identity", "sigmoid", "tanh", "relu", "leaky_relu", "softplus", "elu"]
 # (output activation, loss) pairs covering every loss and the fused deltas.
@@ -23,6 +26,18 @@ ARCHITECTURES = [[1, 2, 1], [2, 2, 2], [3, 5, 4, 2], [4, 3]]
 # float32: eps = 1.2e-7; a few layers of sums of <= 10 terms stay < 1e-5
 # relative, so 2e-4 / 2e-5 leaves a factor of 10 to 20.
 TOL = {"float64": dict(rtol=1e-9, atol=1e-11), "float32": dict(rtol=2e-4, atol=2e-5)}
+
+
+@numba.njit
+def activate_layer(code, z, a, d, start, n):
+    """``activations.activate_layer`` compiled for every activation, to call from Python."""
+    activations.activate_layer(EVERY_ACTIVATION, code, z, a, d, start, n)
+
+
+@numba.njit
+def activate_in_place(code, a, start, n):
+    """``activations.activate_in_place`` compiled for every activation, to call from Python."""
+    activations.activate_in_place(EVERY_ACTIVATION, code, a, start, n)
 
 
 def make_targets(rng, loss, n, k):

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import naive
+from conftest import activate_layer
 from nbprop import activations
 from nbprop.activations import activate
 
@@ -219,7 +220,7 @@ def float32_inputs():
 def float32_layer(name, z):
     """``activate_layer``'s values and slopes over float32 ``z``."""
     a, d = np.empty_like(z), np.empty_like(z)
-    activations.activate_layer(FLOAT32_CODES[name], z, a, d, np.uint64(0), np.uint64(len(z)))
+    activate_layer(FLOAT32_CODES[name], z, a, d, np.uint64(0), np.uint64(len(z)))
     return a, d
 
 
@@ -314,5 +315,5 @@ def test_float64_activation_loops_run_the_float64_functions():
     for code, function in ((activations.TANH, activations.tanh_and_slope),
                            (activations.SIGMOID, activations.sigmoid_and_slope)):
         a, d = np.empty_like(z), np.empty_like(z)
-        activations.activate_layer(code, z, a, d, np.uint64(0), np.uint64(len(z)))
+        activate_layer(code, z, a, d, np.uint64(0), np.uint64(len(z)))
         np.testing.assert_array_equal(np.array([a, d]).T, [function(v) for v in z])

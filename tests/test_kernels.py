@@ -5,8 +5,9 @@ import pytest
 
 import naive
 import nbprop
-from conftest import ARCHITECTURES, HEADS, HIDDEN, TOL, make_case, spec
+from conftest import ARCHITECTURES, HEADS, HIDDEN, TOL, activate_in_place, activate_layer, make_case, spec
 from nbprop import _kernels, _matmul, activations
+from nbprop._jit import call_specialised
 
 
 @pytest.mark.parametrize("sizes", ARCHITECTURES)
@@ -86,8 +87,9 @@ def test_fused_per_sample_epoch_equals_minibatch_of_one(option, dtype):
     args = (cast(0.05), 0, 0.0, 0.0, 0, 0, cast(opts.get("momentum", 0.0)),
             opts.get("nesterov", False), cast(opts.get("weight_decay", 0.0)))
     Xr, Yr = net._data(X, Y)
-    fused_loss, _ = _kernels.sgd_epoch(net._params, net._velocity, net._plan, net._loss_code,
-                                       Xr, Yr, order, *args, net._workspace, 0.0)
+    fused_loss, _ = call_specialised(_kernels.sgd_epoch, net._params, net._velocity, net._plan, net._loss_code,
+                                     Xr, Yr, order, *args, net._workspace, 0.0,
+                                     constants=(_kernels.network_codes(net._plan, net._loss_code), None))
     batch_loss, _ = _kernels.minibatch_epoch(twin._params, twin._velocity, twin._grad, twin._plan,
                                              twin._loss_code, Xr, Yr, order, 1, *args, twin._workspace, 0.0)
     ulps = 64 * float(np.finfo(net.dtype).eps)  # 9 samples x a handful of roundings each
@@ -285,9 +287,9 @@ def test_activate_in_place_gives_activate_layers_values(code, dtype):
     rng = np.random.default_rng(code)
     z = np.r_[rng.normal(scale=4.0, size=197), [0.0, -0.0, 30.0, -30.0, 800.0, -800.0]].astype(dtype)
     a, d = np.empty_like(z), np.empty_like(z)
-    activations.activate_layer(code, z, a, d, np.uint64(3), np.uint64(len(z) - 5))
+    activate_layer(code, z, a, d, np.uint64(3), np.uint64(len(z) - 5))
     inplace = z.copy()
-    activations.activate_in_place(code, inplace, np.uint64(3), np.uint64(len(z) - 5))
+    activate_in_place(code, inplace, np.uint64(3), np.uint64(len(z) - 5))
     expected = z.copy()
     expected[3:-2] = a[3:-2]
     np.testing.assert_array_equal(inplace, expected)
@@ -344,3 +346,45 @@ def test_outer_products_match_numpy(m, n, k, dtype):
                                C, u(4), u(n + 5), np.dtype(dtype).type(-0.5))
     eps = np.finfo(dtype).eps
     np.testing.assert_allclose(C, expected, rtol=0, atol=8 * eps * np.sqrt(k) * np.abs(expected).max())
+
+
+def test_a_fit_compiles_only_its_networks_activations_and_loss(tmp_path):
+    # The general and blocked loops are compiled for the network's codes
+    # (network_codes, a constant): in a fresh process with an empty cache, a
+    # tanh / identity / half_sse fit must compile tanh and no other activation
+    # or loss (of those below), and a relu / sigmoid / bce fit after it must add
+    # just those.
+    import os
+    import subprocess
+    import sys
+    script = (
+        "import numpy as np, nbprop\n"
+        "from nbprop import _kernels, activations as act, losses\n"
+        "def compiled():\n"
+        "    functions = dict(tanh=act.tanh_and_slope, sigmoid=act.sigmoid_and_slope, relu=act.relu_and_slope,\n"
+        "                     leaky_relu=act.leaky_relu_and_slope, elu=act.elu_and_slope,\n"
+        "                     softplus=act._softplus_from_exp, bce=losses._bce_unit,\n"
+        "                     cross_entropy=losses._cross_entropy_unit)\n"
+        "    return sorted(name for name, f in functions.items() if f.signatures)\n"
+        "X = np.random.default_rng(0).normal(size=(50, 8))\n"
+        "net = nbprop.MLP([8, 32, 32, 1], activation='tanh', seed=0)\n"
+        "assert _kernels.per_sample_loop(net._plan, 0.0, 0.0) == _kernels.GENERAL_LOOP\n"
+        "net.fit(X, np.sin(X[:, :1]), epochs=1, lr=0.01)\n"
+        "print(compiled())\n"
+        "nbprop.MLP([8, 32, 32, 1], activation='relu', loss='bce', seed=0).fit(X, X[:, :1] > 0, epochs=1, lr=0.01)\n"
+        "print(compiled())\n"
+    )
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
+    result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
+                            timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    # bce's unit is softplus(z) - y z, which compiles softplus's arithmetic
+    assert result.stdout.split("\n")[:2] == ["['tanh']", "['bce', 'relu', 'sigmoid', 'softplus', 'tanh']"]
+
+
+def test_kernels_refuse_a_set_of_codes_that_is_not_a_constant():
+    net, X, Y = make_case([3, 4, 2], "tanh")
+    ws = net._workspace
+    with pytest.raises(Exception, match="among must be a compile-time constant"):
+        _kernels.forward_layers(net._params, net._plan, 0, ws[0], ws[1], ws[3],
+                                _kernels.network_codes(net._plan, net._loss_code))

@@ -35,8 +35,9 @@ denominator is at least 1); were it to, inf or NaN would come out and the
 divergence checks would report it.
 
 Three tools for the kernels live here too: ``stack_array`` (scratch arrays
-that LLVM can keep in registers), ``call_specialised`` (a kernel compiled for
-one value of an integer argument, ``tiny_sgd_epoch``'s architecture) and
+that LLVM can keep in registers), ``specialise`` (a kernel compiled for
+values of its last integer arguments: ``tiny_sgd_epoch``'s architecture, a
+per-sample loop's set of activations) and
 ``prefetch_rows`` (a cache hint for the next rows of a shuffled epoch).
 """
 
@@ -50,9 +51,11 @@ from numba.np.arrayobj import make_array, populate_array
 KERNEL_FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
 SCALAR_FASTMATH = {"contract", "arcp", "nsz"}
 
+# ``scalar``'s options, also for the implementations of ``activations``' overloads
+SCALAR_OPTIONS = dict(nogil=True, fastmath=SCALAR_FASTMATH, error_model="numpy")
 kernel = njit(cache=True, nogil=True, fastmath=KERNEL_FASTMATH, error_model="numpy")
-scalar = njit(cache=True, nogil=True, fastmath=SCALAR_FASTMATH, error_model="numpy")
-inlined = njit(cache=True, nogil=True, fastmath=SCALAR_FASTMATH, error_model="numpy", inline="always")
+scalar = njit(cache=True, **SCALAR_OPTIONS)
+inlined = njit(cache=True, inline="always", **SCALAR_OPTIONS)
 dispatch = inlined
 
 U = np.uint64  # the type of every offset and loop counter in the kernels' inner loops
@@ -104,20 +107,30 @@ def stack_array(typingctx, size, like):
 _SPECIALISED = {}
 
 
-def call_specialised(dispatcher, *args, constant):
-    """``dispatcher(*args, constant)`` with ``constant``, an int, compiled in.
+def specialise(dispatcher, *args, constants):
+    """``dispatcher`` with ``constants`` (ints, or None) compiled in as its last arguments.
 
-    Numba compiles (or loads from its cache) one version per value, in which
-    the value's arithmetic folds away and loops it bounds have constant
-    length.  Compiling with an explicit signature and keeping the entry
-    point skips ``numba.literally``'s dispatch, which retypes the call every
-    time (some 50 ms).
+    Returns ``call(*args)``, for arguments of the types of ``args`` (only
+    these: it checks none).  Numba compiles (or loads from its cache) one
+    version per value, in which the values' arithmetic folds away, loops
+    they bound have constant length and branches they decide are not
+    compiled at all.  Compiling with an explicit signature and keeping the
+    entry point skips ``numba.literally``'s dispatch, which retypes the call
+    every time (some 50 ms), and ``call`` skips typing the arguments (some
+    5 us an array).
     """
-    signature = tuple(typeof(arg) for arg in args) + (types.literal(int(constant)),)
+    constants = tuple(None if value is None else int(value) for value in constants)
+    signature = tuple(typeof(arg) for arg in args) + tuple(
+        types.none if value is None else types.literal(value) for value in constants)
     entry = _SPECIALISED.get((dispatcher, signature))
     if entry is None:
         entry = _SPECIALISED[dispatcher, signature] = dispatcher.compile(signature)
-    return entry(*args, constant)
+    return lambda *call_args: entry(*call_args, *constants)
+
+
+def call_specialised(dispatcher, *args, constants):
+    """``dispatcher(*args, *constants)`` with ``constants`` compiled in (see ``specialise``)."""
+    return specialise(dispatcher, *args, constants=constants)(*args)
 
 
 @intrinsic

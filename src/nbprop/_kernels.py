@@ -1,10 +1,19 @@
 """The compiled kernels: forward pass, backpropagation, and the training loops.
 
-Every kernel takes only arrays, scalars and integer codes, so each compiles
-once per dtype and is cached on disk; the one exception is ``tiny_sgd_epoch``,
-compiled once per tiny architecture (its sizes, activations and loss as one
-integer constant), where keeping the parameters in registers is worth two to
-three times the speed.  The network's shape arrives as the
+Every kernel takes only arrays, scalars and integer codes, and is cached on
+disk.  Most compile once per dtype.  Two kinds take integer constants that
+Numba compiles in (``_jit.specialise``), one version per value:
+``tiny_sgd_epoch`` its architecture (sizes, activations and loss), where
+keeping the parameters in registers is worth two to three times the speed,
+and ``blocked_sgd_epoch`` and ``general_sgd_epoch`` the network's codes
+(``network_codes``: its activations and loss), so that a fit compiles the
+arithmetic of those alone.  Each activation's loop inlines its exponential
+and vectorises it, and a cold fit waited for all seven: the first epoch of an
+8-32-32-1 tanh fit took 4.9 to 5.3 s from a fresh process, and takes 3.8 to
+4.1 s compiled for tanh, identity and half_sse (a second set of codes costs
+another compile, about 3 s).  ``ANY_NETWORK``, every code, is what the
+other kernels (predict, the batched gradients, ``Ensemble``'s loop) are
+compiled for.  The network's shape arrives as the
 *plan* table of ``_layout.py``; the per-unit scratch space as the workspace
 ``ws``, a ``(4, n_units)`` array whose rows hold, for every unit (inputs
 first, then each layer's outputs):
@@ -87,9 +96,13 @@ from ._jit import U, cast_like, inlined, kernel, prefetch_rows, stack_array
 from ._layout import ACT_CODE, B_OFFSET, FAN_IN, FAN_OUT, IN_OFFSET, OUT_OFFSET, W_OFFSET
 from ._matmul import (add_outer_products, add_products, pack_panels, panel_buffer, panel_layer, panel_of,
                       panel_widths, unpack_panels)
-from .activations import SOFTMAX, activate, activate_for_latency, activate_in_place, activate_layer
-from .losses import CROSS_ENTROPY, batch_scale, output_unit
+from .activations import (EVERY_ACTIVATION, SOFTMAX, activate, activate_for_latency, activate_in_place,
+                          activate_layer, activation_set)
+from .losses import CROSS_ENTROPY, EVERY_LOSS, batch_scale, loss_set, output_unit
 from .optim import scheduled_lr, sgd_update
+
+# The ``among`` of kernels compiled for any network (predict, the batched gradients).
+ANY_NETWORK = EVERY_ACTIVATION | EVERY_LOSS
 
 A = 0
 D = 1
@@ -107,8 +120,13 @@ def layer_offsets(plan, layer):
 # ----------------------------------------------------------------- forward
 
 @kernel
-def forward_layers(params, plan, first_layer, a, d, z):
-    """Forward pass through layers ``first_layer, ...`` (their inputs already in ``a``)."""
+def forward_layers(params, plan, first_layer, a, d, z, among):
+    """Forward pass through layers ``first_layer, ...`` (their inputs already in ``a``).
+
+    ``among`` (``network_codes``), a compile-time constant, names the
+    network's activations: only their loops are compiled.  ``ANY_NETWORK``
+    compiles every activation and loss.
+    """
     zero = cast_like(0.0, params[0])
     for layer in range(first_layer, plan.shape[0]):
         fan_in, fan_out, w0, b0, i0, o0 = layer_offsets(plan, layer)
@@ -137,7 +155,7 @@ def forward_layers(params, plan, first_layer, a, d, z):
             for i in range(fan_in):
                 s += params[row + i] * a[i0 + i]
             z[o0 + j] = s + params[b0 + j]
-        activate_layer(code, z, a, d, o0, fan_out)
+        activate_layer(among, code, z, a, d, o0, fan_out)
         if code == SOFTMAX:
             softmax_layer(z, a, o0, fan_out)
 
@@ -165,8 +183,11 @@ def load_input(X, sample, a):
 
 
 @inlined
-def output_delta(plan, loss_code, Y, sample, scale, a, d, delta, z):
-    """Set the output layer's delta from ``Y[sample]``; return the sample's unscaled loss."""
+def output_delta(plan, loss_code, Y, sample, scale, a, d, delta, z, among):
+    """Set the output layer's delta from ``Y[sample]``; return the sample's unscaled loss.
+
+    ``among``: the network's loss (``network_codes``), a constant, as in ``forward_layers``.
+    """
     fan_in, n, w0, b0, i0, o0 = layer_offsets(plan, plan.shape[0] - 1)
     y_sum = 0.0
     log_sum_exp = 0.0
@@ -181,7 +202,7 @@ def output_delta(plan, loss_code, Y, sample, scale, a, d, delta, z):
         log_sum_exp = zmax + math.log(total)
     loss = 0.0
     for k in range(n):
-        value, slope = output_unit(loss_code, z[o0 + k], a[o0 + k], d[o0 + k], Y[sample, k],
+        value, slope = output_unit(among, loss_code, z[o0 + k], a[o0 + k], d[o0 + k], Y[sample, k],
                                    y_sum, log_sum_exp)
         loss += value
         delta[o0 + k] = scale * slope
@@ -217,7 +238,7 @@ def backprop_gradient(params, plan, a, d, delta, grad):
 
 @kernel
 def backprop_sgd(params, velocity, plan, a, d, delta, z, lr, momentum, nesterov, weight_decay,
-                 X, next_sample, stop_layer):
+                 X, next_sample, stop_layer, among):
     """Backpropagate the output delta and update every parameter in the same sweep.
 
     Each weight row feeds the previous layer's delta before it is updated, so
@@ -226,6 +247,9 @@ def backprop_sgd(params, velocity, plan, a, d, delta, z, lr, momentum, nesterov,
     out, so that they vectorise).  With ``next_sample >= 0``, the first
     layer's fresh rows also give that sample's first-layer outputs.  Layers
     below ``stop_layer`` are left alone (their delta is still set).
+    ``among``: the network's activations, a constant, as in ``forward_layers``.
+    ``velocity`` None (plain SGD or weight decay, no momentum) compiles no
+    momentum code: the branches it rules out are dropped before typing.
     """
     look_ahead = next_sample >= 0
     following = U(next_sample if look_ahead else 0)
@@ -237,7 +261,7 @@ def backprop_sgd(params, velocity, plan, a, d, delta, z, lr, momentum, nesterov,
             for i in range(fan_in):
                 delta[i0 + i] = 0.0
         j = U(0)
-        while momentum == 0.0 and j + U(4) <= fan_out:
+        while (velocity is None or momentum == 0.0) and j + U(4) <= fan_out:
             # Four rows per sweep: the layer's inputs and deltas are loaded and
             # stored once per four rows, the same updates in fewer memory operations.
             r0 = w0 + j * fan_in
@@ -272,16 +296,7 @@ def backprop_sgd(params, velocity, plan, a, d, delta, z, lr, momentum, nesterov,
         for j in range(j, fan_out):  # the remaining rows, and every row with momentum
             dj = delta[o0 + j]
             row = w0 + j * fan_in
-            if momentum == 0.0 and propagate:
-                for i in range(fan_in):
-                    w = params[row + i]
-                    delta[i0 + i] += w * dj
-                    params[row + i] = w - lr * (dj * a[i0 + i] + weight_decay * w)
-            elif momentum == 0.0:
-                for i in range(fan_in):
-                    w = params[row + i]
-                    params[row + i] = w - lr * (dj * a[i0 + i] + weight_decay * w)
-            else:
+            if velocity is not None and momentum != 0.0:
                 for i in range(fan_in):
                     w = params[row + i]
                     if propagate:
@@ -289,8 +304,19 @@ def backprop_sgd(params, velocity, plan, a, d, delta, z, lr, momentum, nesterov,
                     g = dj * a[i0 + i] + weight_decay * w
                     params[row + i], velocity[row + i] = sgd_update(
                         w, velocity[row + i], g, lr, momentum, nesterov)
-            params[b0 + j], velocity[b0 + j] = sgd_update(
-                params[b0 + j], velocity[b0 + j], dj, lr, momentum, nesterov)
+                params[b0 + j], velocity[b0 + j] = sgd_update(
+                    params[b0 + j], velocity[b0 + j], dj, lr, momentum, nesterov)
+            elif propagate:
+                for i in range(fan_in):
+                    w = params[row + i]
+                    delta[i0 + i] += w * dj
+                    params[row + i] = w - lr * (dj * a[i0 + i] + weight_decay * w)
+                params[b0 + j] -= lr * dj  # sgd_update without momentum
+            else:
+                for i in range(fan_in):
+                    w = params[row + i]
+                    params[row + i] = w - lr * (dj * a[i0 + i] + weight_decay * w)
+                params[b0 + j] -= lr * dj
             if look_ahead and not propagate:
                 # a[0:fan_in] still holds this sample's input, which the rows
                 # below need, so the next input is read straight from X.
@@ -304,7 +330,7 @@ def backprop_sgd(params, velocity, plan, a, d, delta, z, lr, momentum, nesterov,
     if look_ahead:  # the loop ended on layer 0, whose offsets are still at hand
         code = plan[0, ACT_CODE]
         load_input(X, following, a)
-        activate_layer(code, z, a, d, o0, fan_out)
+        activate_layer(among, code, z, a, d, o0, fan_out)
         if code == SOFTMAX:
             softmax_layer(z, a, o0, fan_out)
 
@@ -385,7 +411,7 @@ def per_sample_loop(plan, momentum, weight_decay):
     return GENERAL_LOOP
 
 @kernel
-def forward_block(params, plan, m, n_units, act, pre, slope, panels):
+def forward_block(params, plan, m, n_units, act, pre, slope, panels, among):
     """Forward pass of ``m`` samples whose units sit at ``b * n_units`` in flat buffers.
 
     ``act`` holds the inputs on entry and every layer's activations on exit,
@@ -395,6 +421,7 @@ def forward_block(params, plan, m, n_units, act, pre, slope, panels):
     inputs are packed into it once, each layer's ``Z`` unpacked from it and
     its activations packed back for the next layer.  The transposes cost a
     few percent of what the panel product saves over ``add_products``.
+    ``among``: the network's activations, a constant, as in ``forward_layers``.
     """
     rows = U(act.shape[0]) // n_units
     acts, pres = act.reshape((rows, n_units)), pre.reshape((rows, n_units))
@@ -405,7 +432,7 @@ def forward_block(params, plan, m, n_units, act, pre, slope, panels):
         unpack_panels(panels, n_units, o0, fan_out, m, pres, U(0), o0)
         code = plan[layer, ACT_CODE]
         for b in range(m):
-            activate_layer(code, pre, act, slope, b * n_units + o0, fan_out)
+            activate_layer(among, code, pre, act, slope, b * n_units + o0, fan_out)
             if code == SOFTMAX:
                 softmax_layer(pre, act, b * n_units + o0, fan_out)
         if layer < plan.shape[0] - 1:
@@ -449,10 +476,10 @@ def predict(params, plan, X, out, ws):
                 w = panel_of(s, m, wide, lanes)[1]
                 real = min(w, m - s)
                 if real == w:  # the layer's units, one contiguous run
-                    activate_in_place(code, block, s * n_units + o0 * w, fan_out * w)
+                    activate_in_place(ANY_NETWORK, code, block, s * n_units + o0 * w, fan_out * w)
                 else:  # a padded panel (a single sample, say): only the real lanes
                     for j in range(fan_out):
-                        activate_in_place(code, block, s * n_units + (o0 + j) * w, real)
+                        activate_in_place(ANY_NETWORK, code, block, s * n_units + (o0 + j) * w, real)
                 if code == SOFTMAX:  # over each sample's units: gathered, as softmax_layer reads them
                     for b in range(real):
                         for j in range(fan_out):
@@ -472,8 +499,8 @@ def loss_sum(params, plan, loss_code, X, Y, ws):
     total = 0.0
     for s in range(U(X.shape[0])):
         load_input(X, s, a)
-        forward_layers(params, plan, np.int64(0), a, d, z)
-        total += output_delta(plan, loss_code, Y, s, 1.0, a, d, delta, z)
+        forward_layers(params, plan, np.int64(0), a, d, z, ANY_NETWORK)
+        total += output_delta(plan, loss_code, Y, s, 1.0, a, d, delta, z, ANY_NETWORK)
     return total
 
 
@@ -489,8 +516,8 @@ def accumulate_gradient(params, plan, loss_code, X, Y, order, start, stop, grad,
     for s in range(start, stop):
         sample = U(order[s])
         load_input(X, sample, a)
-        forward_layers(params, plan, np.int64(0), a, d, z)
-        total += output_delta(plan, loss_code, Y, sample, scale, a, d, delta, z)
+        forward_layers(params, plan, np.int64(0), a, d, z, ANY_NETWORK)
+        total += output_delta(plan, loss_code, Y, sample, scale, a, d, delta, z, ANY_NETWORK)
         backprop_gradient(params, plan, a, d, delta, grad)
     return total
 
@@ -527,12 +554,12 @@ def batch_gradient(params, plan, loss_code, X, Y, order, start, stop, grad, ws):
         for b in range(m):
             for i in range(n_in):
                 act[b * n_units + i] = X[U(order[first + b]), i]
-        forward_block(params, plan, m, n_units, act, pre, slope, panels)
+        forward_block(params, plan, m, n_units, act, pre, slope, panels, ANY_NETWORK)
         for b in range(m):
             row = b * n_units
             total += output_delta(plan, loss_code, Y, U(order[first + b]), scale,
                                   act[row:row + n_units], slope[row:row + n_units],
-                                  delta[row:row + n_units], pre[row:row + n_units])
+                                  delta[row:row + n_units], pre[row:row + n_units], ANY_NETWORK)
         for layer in range(plan.shape[0] - 1, -1, -1):
             fan_in, fan_out, w0, b0, i0, o0 = layer_offsets(plan, layer)
             # dL/dW += Delta^T A: rows j of W, a term per sample of the block
@@ -638,13 +665,13 @@ def shallow_sgd_epoch(params, velocity, plan, loss_code, X, Y, order,
                 ak, dk = activate(output_code, acc)
                 # scale * (r f') as r (f' scale): the late factor r last.  (bce's
                 # slope uses no f', and its scale, like every loss's but mse's, is 1.)
-                value, slope = output_unit(loss_code, acc, ak, dk * scale, Y[sample, k], 0.0, 0.0)
+                value, slope = output_unit(ANY_NETWORK, loss_code, acc, ak, dk * scale, Y[sample, k], 0.0, 0.0)
                 total += value
                 delta[o0 + k] = slope
                 last_delta = slope
         if loss_code == CROSS_ENTROPY:  # softmax output, a function of the whole layer
             softmax_layer(z, a, o0, n_out)
-            total += output_delta(plan, loss_code, Y, sample, scale, a, d, delta, z)
+            total += output_delta(plan, loss_code, Y, sample, scale, a, d, delta, z, ANY_NETWORK)
             last_delta = delta[o0 + n_out - U(1)]
         lr_t = cast_like(scheduled_lr(schedule, lr, p1, p2, step, epoch), lr)
         ahead = plain and s + U(1) < n and (s + U(1)) % U(SAMPLE_BLOCK) != U(0)
@@ -707,6 +734,30 @@ def shallow_sgd_epoch(params, velocity, plan, loss_code, X, Y, order,
     return total, step
 
 
+def network_codes(plan, loss_code):
+    """The network's activation codes and its loss code as one integer: the kernels' ``among``.
+
+    ``activations.activation_set`` of the layers' codes, with the loss's bit
+    (``losses.loss_set``): kernels compiled for it compile the arithmetic of
+    these codes, and of no others.
+    """
+    return activation_set(plan[:, ACT_CODE]) | loss_set(loss_code)
+
+
+def loop_constants(loop, plan, loss_code):
+    """The constants per-sample loop ``loop`` (a ``per_sample_loop`` code) takes after ``total``.
+
+    ``tiny_sgd_epoch`` takes the ``tiny_architecture``, ``blocked_sgd_epoch``
+    and ``general_sgd_epoch`` the ``network_codes``; pass them with
+    ``_jit.specialise``.  ``shallow_sgd_epoch`` takes none.
+    """
+    if loop == TINY_LOOP:
+        return (tiny_architecture(plan, loss_code),)
+    if loop == SHALLOW_LOOP:
+        return ()
+    return (network_codes(plan, loss_code),)
+
+
 def tiny_architecture(plan, loss_code):
     """The integer naming a ``TINY_LOOP`` network, for ``tiny_sgd_epoch``'s ``architecture``.
 
@@ -732,7 +783,7 @@ def tiny_sgd_epoch(params, velocity, plan, loss_code, X, Y, order,
     elementwise output activation, plain SGD; ``velocity``, ``plan``,
     ``loss_code``, ``momentum``, ``nesterov``, ``weight_decay`` and ``ws``
     are not used.  Called with ``architecture`` a compile-time constant
-    (``_jit.call_specialised``), every size and code in it is a constant:
+    (``_jit.specialise``), every size and code in it is a constant:
     the loops below have constant lengths and are unrolled, the activation
     and loss are chosen at compile time, and the parameters, copied into a
     stack array, live in registers for the whole call, not in memory that
@@ -780,7 +831,7 @@ def tiny_sgd_epoch(params, velocity, plan, loss_code, X, Y, order,
             for j in range(n_hidden):
                 acc += p[w1 + k * n_hidden + j] * h[j]
             ak, dk = activate_for_latency(output_code, acc)
-            value, out_delta[k] = output_unit(loss, acc, ak, dk * scale, Y[sample, k], 0.0, 0.0)
+            value, out_delta[k] = output_unit(ANY_NETWORK, loss, acc, ak, dk * scale, Y[sample, k], 0.0, 0.0)
             total += value
         lr_t = cast_like(scheduled_lr(schedule, lr, p1, p2, step, epoch), lr)
         following = U(order[s + U(1)]) if s + U(1) < n else sample
@@ -815,7 +866,7 @@ def tiny_sgd_epoch(params, velocity, plan, loss_code, X, Y, order,
 
 @kernel
 def blocked_sgd_epoch(params, velocity, plan, loss_code, X, Y, order,
-                      lr, schedule, p1, p2, step, epoch, momentum, nesterov, weight_decay, ws, total):
+                      lr, schedule, p1, p2, step, epoch, momentum, nesterov, weight_decay, ws, total, among):
     """``sgd_epoch`` with the first layer's updates applied a block of samples at a time.
 
     Plain SGD only (no momentum, no weight decay), for a large first layer.
@@ -834,7 +885,8 @@ def blocked_sgd_epoch(params, velocity, plan, loss_code, X, Y, order,
     products that run at 30-50 GFLOP/s; the result equals per-sample SGD up
     to rounding.  Blocks start at the slice's start, which is why the
     callers' slices come in whole blocks.  The later layers are small and
-    are updated per sample by ``backprop_sgd`` as in the general loop.
+    are updated per sample by ``backprop_sgd`` as in the general loop, and
+    ``among`` and ``velocity`` are as in the general loop.
     """
     a, d, delta, z = ws[A], ws[D], ws[DELTA], ws[Z]
     n_in, n_hidden, w0, b0, _, h0 = layer_offsets(plan, np.int64(0))
@@ -869,12 +921,12 @@ def blocked_sgd_epoch(params, velocity, plan, loss_code, X, Y, order,
                 g = gram[t * block + s]
                 for j in range(n_hidden):
                     z[h0 + j] -= g * steps[s * n_hidden + j]
-            activate_layer(code, z, a, d, h0, n_hidden)
-            forward_layers(params, plan, np.int64(1), a, d, z)
-            total += output_delta(plan, loss_code, Y, sample, scale, a, d, delta, z)
+            activate_layer(among, code, z, a, d, h0, n_hidden)
+            forward_layers(params, plan, np.int64(1), a, d, z, among)
+            total += output_delta(plan, loss_code, Y, sample, scale, a, d, delta, z, among)
             lr_t = cast_like(scheduled_lr(schedule, lr, p1, p2, step, epoch), lr)
             backprop_sgd(params, velocity, plan, a, d, delta, z, lr_t, momentum, nesterov,
-                         weight_decay, X, np.int64(-1), np.int64(1))
+                         weight_decay, X, np.int64(-1), np.int64(1), among)
             for j in range(n_hidden):
                 steps[t * n_hidden + j] = lr_t * delta[h0 + j]
             step += 1
@@ -889,7 +941,7 @@ def blocked_sgd_epoch(params, velocity, plan, loss_code, X, Y, order,
 @kernel
 def sgd_epoch(params, velocity, plan, loss_code, X, Y, order,
               lr, schedule, p1, p2, step, epoch, momentum, nesterov, weight_decay, ws, total,
-              architecture=None):
+              among, architecture=None):
     """Per-sample SGD over ``X[order]``: forward, backward and update fused per sample.
 
     Returns ``total`` plus the sum of each sample's unscaled loss, taken
@@ -898,6 +950,9 @@ def sgd_epoch(params, velocity, plan, loss_code, X, Y, order,
     passing the running ``total`` and ``step`` along gives the same bits as
     one call as long as every slice but the last is a multiple of
     ``SAMPLE_BLOCK`` samples long.
+
+    ``among``, the ``network_codes``, is a compile-time constant: the loops
+    compile the activations and loss it names, and no others.
 
     Four loops share the work, chosen by ``per_sample_loop``:
     ``tiny_sgd_epoch`` for a tiny network under plain SGD (given its
@@ -917,15 +972,19 @@ def sgd_epoch(params, velocity, plan, loss_code, X, Y, order,
                                  p1, p2, step, epoch, momentum, nesterov, weight_decay, ws, total)
     if loop == BLOCKED_LOOP:
         return blocked_sgd_epoch(params, velocity, plan, loss_code, X, Y, order, lr, schedule,
-                                 p1, p2, step, epoch, momentum, nesterov, weight_decay, ws, total)
+                                 p1, p2, step, epoch, momentum, nesterov, weight_decay, ws, total, among)
     return general_sgd_epoch(params, velocity, plan, loss_code, X, Y, order, lr, schedule,
-                             p1, p2, step, epoch, momentum, nesterov, weight_decay, ws, total)
+                             p1, p2, step, epoch, momentum, nesterov, weight_decay, ws, total, among)
 
 
 @kernel
 def general_sgd_epoch(params, velocity, plan, loss_code, X, Y, order,
-                      lr, schedule, p1, p2, step, epoch, momentum, nesterov, weight_decay, ws, total):
-    """``sgd_epoch`` for any network and options: forward, backward and update fused per sample."""
+                      lr, schedule, p1, p2, step, epoch, momentum, nesterov, weight_decay, ws, total, among):
+    """``sgd_epoch`` for any network and options: forward, backward and update fused per sample.
+
+    Compiled for ``among`` (``network_codes``), a constant; ``velocity`` may
+    be None where ``momentum`` is 0, and then no momentum code is compiled.
+    """
     a, d, delta, z = ws[A], ws[D], ws[DELTA], ws[Z]
     # np.int64(...) rather than a literal: Numba compiles a callee once per
     # literal argument value, and compile time is start-up time.
@@ -936,12 +995,12 @@ def general_sgd_epoch(params, velocity, plan, loss_code, X, Y, order,
         prefetch_rows(X, Y, order, s + PREFETCH_AHEAD)
         if first_layer == 0:
             load_input(X, U(order[s]), a)
-        forward_layers(params, plan, first_layer, a, d, z)
-        total += output_delta(plan, loss_code, Y, U(order[s]), scale, a, d, delta, z)
+        forward_layers(params, plan, first_layer, a, d, z, among)
+        total += output_delta(plan, loss_code, Y, U(order[s]), scale, a, d, delta, z, among)
         lr_t = cast_like(scheduled_lr(schedule, lr, p1, p2, step, epoch), lr)
         next_sample = order[s + 1] if s + 1 < n else -1
         backprop_sgd(params, velocity, plan, a, d, delta, z, lr_t, momentum, nesterov,
-                     weight_decay, X, next_sample, np.int64(0))
+                     weight_decay, X, next_sample, np.int64(0), among)
         first_layer = np.int64(1)
         step += 1
     return total, step

@@ -1,7 +1,8 @@
 """Activation functions: names, integer codes, and the scalar maths.
 
 Kernels receive activations as integer codes (never Python callables) so that
-each kernel compiles once per dtype.  Every function here is written in the
+they compile once per dtype, or once per set of codes (``activation_set``)
+where they take one as a constant.  Every function here is written in the
 numerically stable form: no overflow for large ``|z|``, and the derivative
 comes out of the same exponential as the value where the two share one.
 
@@ -25,7 +26,8 @@ so that loops over a layer vectorise, and built for latency); the scalar
 activations and their slopes; a tanh from tabulated polynomials for the
 tiny per-sample loop, where latency is all; float32 forms of tanh and
 sigmoid; the dispatch by code (``activate``, ``activate_for_latency``) and
-the loops over a layer's units (``activate_layer``, ``activate_in_place``).
+the loops over a layer's units (``activate_layer``, ``activate_in_place``,
+compiled for the activations of a set of codes, ``among``).
 """
 
 import math
@@ -33,9 +35,10 @@ import math
 import numpy as np
 from llvmlite import ir
 from numba import types
+from numba.core.errors import TypingError
 from numba.extending import intrinsic, overload
 
-from ._jit import cast_like, dispatch, inlined, scalar
+from ._jit import SCALAR_OPTIONS, cast_like, dispatch, inlined, scalar
 
 IDENTITY = 0
 SIGMOID = 1
@@ -757,66 +760,117 @@ def activate_for_latency(code, z):
 # dispatch, one unit at a time, takes 1.7 ns a unit, in its own loop 0.3).
 # Passing the function as an argument to one loop would say this once, but
 # Numba cannot cache a caller of such a loop.
+#
+# The loops compiled are those of the activations in ``among``, a constant
+# of the caller's: each loop inlines its activation's arithmetic, and the
+# first fit of a network waits for every loop its kernels contain (an
+# 8-32-32-1 tanh fit's compile: 4.5 s with all seven, 3.4 s with tanh and identity).
 
-@scalar
-def activate_layer(code, z, a, d, start, n):
+EVERY_ACTIVATION = sum(1 << code for code in NAMES)
+
+
+def activation_set(codes):
+    """The activation codes ``codes`` as one integer, bit ``c`` for code ``c``: an ``among``.
+
+    Examples
+    --------
+    >>> from nbprop.activations import IDENTITY, TANH, activation_set
+    >>> activation_set([TANH, TANH, IDENTITY]) == (1 << TANH) | (1 << IDENTITY)
+    True
+    """
+    return sum(1 << int(code) for code in set(int(code) for code in codes))
+
+
+def _loops_among(among, function):
+    """Which activations' loops ``function`` compiles for the constant ``among``: a flag per code."""
+    if not isinstance(among, types.IntegerLiteral):
+        raise TypingError(f"{function}: among must be a compile-time constant (an int literal, "
+                          f"see activation_set), got {among}")
+    return tuple(bool(among.literal_value >> code & 1) for code in (TANH, SIGMOID, RELU, LEAKY_RELU, SOFTPLUS, ELU))
+
+
+def activate_layer(among, code, z, a, d, start, n):
     """``a = f(z)``, ``d = f'(z)`` for the units ``[start, start + n)``, in a loop that vectorises.
 
-    ``tanh`` and ``sigmoid`` compute in the arrays' precision (float32
-    arrays: ``tanh_and_slope_float32``, ``sigmoid_and_slope_float32``),
-    the others in float64.
+    ``code`` must be in the set ``among`` (``activation_set``), a constant
+    of the compiled caller: only the loops of its activations are compiled
+    (``identity``'s always, which a code outside the set runs).  ``tanh``
+    and ``sigmoid`` compute in the arrays' precision (float32 arrays:
+    ``tanh_and_slope_float32``, ``sigmoid_and_slope_float32``), the others
+    in float64.  Compiled code only.
     """
-    if code == TANH:
-        for u in range(n):
-            a[start + u], d[start + u] = _tanh_and_slope_in_dtype(z[start + u])
-    elif code == SIGMOID:
-        for u in range(n):
-            a[start + u], d[start + u] = _sigmoid_and_slope_in_dtype(z[start + u])
-    elif code == RELU:
-        for u in range(n):
-            a[start + u], d[start + u] = relu_and_slope(z[start + u])
-    elif code == LEAKY_RELU:
-        for u in range(n):
-            a[start + u], d[start + u] = leaky_relu_and_slope(z[start + u])
-    elif code == SOFTPLUS:
-        for u in range(n):
-            a[start + u], d[start + u] = softplus_and_slope(z[start + u])
-    elif code == ELU:
-        for u in range(n):
-            a[start + u], d[start + u] = elu_and_slope(z[start + u])
-    else:  # IDENTITY, and SOFTMAX before normalisation
-        for u in range(n):
-            a[start + u], d[start + u] = z[start + u], 1.0
+    raise TypeError("activate_layer is only available inside compiled kernels")
 
 
-@scalar
-def activate_in_place(code, a, start, n):
+@overload(activate_layer, prefer_literal=True, jit_options=SCALAR_OPTIONS)
+def _activate_layer(among, code, z, a, d, start, n):
+    # Constant flags: Numba drops the branches they rule out before typing them.
+    has_tanh, has_sigmoid, has_relu, has_leaky_relu, has_softplus, has_elu = _loops_among(among, "activate_layer")
+
+    def impl(among, code, z, a, d, start, n):
+        if has_tanh and code == TANH:
+            for u in range(n):
+                a[start + u], d[start + u] = _tanh_and_slope_in_dtype(z[start + u])
+        elif has_sigmoid and code == SIGMOID:
+            for u in range(n):
+                a[start + u], d[start + u] = _sigmoid_and_slope_in_dtype(z[start + u])
+        elif has_relu and code == RELU:
+            for u in range(n):
+                a[start + u], d[start + u] = relu_and_slope(z[start + u])
+        elif has_leaky_relu and code == LEAKY_RELU:
+            for u in range(n):
+                a[start + u], d[start + u] = leaky_relu_and_slope(z[start + u])
+        elif has_softplus and code == SOFTPLUS:
+            for u in range(n):
+                a[start + u], d[start + u] = softplus_and_slope(z[start + u])
+        elif has_elu and code == ELU:
+            for u in range(n):
+                a[start + u], d[start + u] = elu_and_slope(z[start + u])
+        else:  # IDENTITY, and SOFTMAX before normalisation
+            for u in range(n):
+                a[start + u], d[start + u] = z[start + u], 1.0
+
+    return impl
+
+
+def activate_in_place(among, code, a, start, n):
     """``a = f(a)`` for the units ``[start, start + n)``: the values alone, as ``predict`` needs.
 
     The same arithmetic as ``activate_layer``'s values, bit for bit, in each
-    dtype (the slope's arithmetic is dead code here).  One array read and
-    written at the same index vectorises; ``activate_layer`` called with
-    ``z`` and ``a`` the same array would not (its runtime check for
-    overlapping arrays sends it down the scalar loop).
+    dtype (the slope's arithmetic is dead code here), and the same ``among``.
+    One array read and written at the same index vectorises;
+    ``activate_layer`` called with ``z`` and ``a`` the same array would not
+    (its runtime check for overlapping arrays sends it down the scalar
+    loop).  Compiled code only.
     """
-    if code == TANH:
-        for u in range(n):
-            a[start + u] = _tanh_and_slope_in_dtype(a[start + u])[0]
-    elif code == SIGMOID:
-        for u in range(n):
-            a[start + u] = _sigmoid_and_slope_in_dtype(a[start + u])[0]
-    elif code == RELU:
-        for u in range(n):
-            a[start + u] = relu_and_slope(a[start + u])[0]
-    elif code == LEAKY_RELU:
-        for u in range(n):
-            a[start + u] = leaky_relu_and_slope(a[start + u])[0]
-    elif code == SOFTPLUS:
-        for u in range(n):
-            a[start + u] = softplus_and_slope(a[start + u])[0]
-    elif code == ELU:
-        for u in range(n):
-            a[start + u] = elu_and_slope(a[start + u])[0]
+    raise TypeError("activate_in_place is only available inside compiled kernels")
+
+
+@overload(activate_in_place, prefer_literal=True, jit_options=SCALAR_OPTIONS)
+def _activate_in_place(among, code, a, start, n):
+    has_tanh, has_sigmoid, has_relu, has_leaky_relu, has_softplus, has_elu = _loops_among(among, "activate_in_place")
+
+    def impl(among, code, a, start, n):
+        if has_tanh and code == TANH:
+            for u in range(n):
+                a[start + u] = _tanh_and_slope_in_dtype(a[start + u])[0]
+        elif has_sigmoid and code == SIGMOID:
+            for u in range(n):
+                a[start + u] = _sigmoid_and_slope_in_dtype(a[start + u])[0]
+        elif has_relu and code == RELU:
+            for u in range(n):
+                a[start + u] = relu_and_slope(a[start + u])[0]
+        elif has_leaky_relu and code == LEAKY_RELU:
+            for u in range(n):
+                a[start + u] = leaky_relu_and_slope(a[start + u])[0]
+        elif has_softplus and code == SOFTPLUS:
+            for u in range(n):
+                a[start + u] = softplus_and_slope(a[start + u])[0]
+        elif has_elu and code == ELU:
+            for u in range(n):
+                a[start + u] = elu_and_slope(a[start + u])[0]
+
+    return impl
 
 
 def code_of(name, allowed, argument):

@@ -19,7 +19,11 @@ and ``cross_entropy`` with softmax the kernels use the fused form
 pre-activation ``z`` so that neither ``log(0)`` nor ``0/0`` can occur.
 """
 
-from ._jit import dispatch, scalar
+from numba import types
+from numba.core.errors import TypingError
+from numba.extending import overload
+
+from ._jit import scalar
 
 from .activations import SIGMOID, SOFTMAX, softplus
 
@@ -75,23 +79,61 @@ def _squared_unit(a, d, y):
     return r * r, 2.0 * r * d  # ssr, and mse before the caller's scaling
 
 
-@dispatch
-def output_unit(loss_code, z, a, d, y, y_sum, log_sum_exp):
+# A kernel compiles the losses in its ``among`` (as ``activations.activate_layer``
+# compiles its activations): bit ``LOSS_SHIFT + c`` for loss code ``c``,
+# above the activations' bits.
+LOSS_SHIFT = 8
+
+
+def loss_set(code):
+    """Loss ``code`` as an ``among``, the form ``output_unit`` takes.
+
+    Examples
+    --------
+    >>> from nbprop.losses import BCE, loss_set
+    >>> loss_set(BCE) == 1 << (8 + BCE)
+    True
+    """
+    return 1 << (LOSS_SHIFT + int(code))
+
+
+EVERY_LOSS = sum(loss_set(code) for code in NAMES)
+
+
+def output_unit(among, loss_code, z, a, d, y, y_sum, log_sum_exp):
     """One output unit's unscaled loss and ``dL/dz``.
 
     ``z``, ``a``, ``d`` are the unit's pre-activation, activation and
     ``f'(z)``; ``y`` its target.  ``y_sum`` and ``log_sum_exp`` (of the
     targets and pre-activations of the whole output layer) are used by
     ``cross_entropy`` only.  Scalars only, so kernels call it per unit
-    without reference counting.
+    without reference counting.  ``loss_code`` must be in ``among``
+    (``loss_set``), a constant of the compiled caller: only the losses in
+    it are compiled.  Compiled code only.
     """
-    if loss_code == BCE:
-        return _bce_unit(z, a, y)
-    if loss_code == CROSS_ENTROPY:
-        return _cross_entropy_unit(z, a, y, y_sum, log_sum_exp)
-    if loss_code == HALF_SSE:
-        return _half_squared_unit(a, d, y)
-    return _squared_unit(a, d, y)
+    raise TypeError("output_unit is only available inside compiled kernels")
+
+
+@overload(output_unit, prefer_literal=True, inline="always")
+def _output_unit(among, loss_code, z, a, d, y, y_sum, log_sum_exp):
+    # The choice by code, inlined into the caller (as _jit.dispatch is); its
+    # constant flags drop the losses outside among before Numba types them.
+    if not isinstance(among, types.IntegerLiteral):
+        raise TypingError(f"output_unit: among must be a compile-time constant (an int literal, "
+                          f"see loss_set), got {among}")
+    has_bce, has_cross_entropy, has_half_sse = (bool(among.literal_value & loss_set(code))
+                                                for code in (BCE, CROSS_ENTROPY, HALF_SSE))
+
+    def impl(among, loss_code, z, a, d, y, y_sum, log_sum_exp):
+        if has_bce and loss_code == BCE:
+            return _bce_unit(z, a, y)
+        if has_cross_entropy and loss_code == CROSS_ENTROPY:
+            return _cross_entropy_unit(z, a, y, y_sum, log_sum_exp)
+        if has_half_sse and loss_code == HALF_SSE:
+            return _half_squared_unit(a, d, y)
+        return _squared_unit(a, d, y)  # ssr and mse
+
+    return impl
 
 
 def code_of(name):

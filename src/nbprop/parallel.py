@@ -88,7 +88,7 @@ def _build_kernels(stamp):
     @njit(cache=True, nogil=True, parallel=True)
     def train_slice(params, velocity, grad, n_params, plan, loss_code, X, Y, orders, lengths,
                     batches, first, last, lrs, schedule, p1, p2, steps, epochs, momenta, nesterov,
-                    decays, ws, ws_shape, totals, active, architecture):
+                    decays, ws, ws_shape, totals, active, among, architecture):
         """Batches ``[first, last)`` of the current epoch of every active member, in parallel.
 
         Member ``m`` visits ``X[orders[m, :lengths[m]]]`` in batches of
@@ -99,9 +99,12 @@ def _build_kernels(stamp):
         running loss ``totals[m]`` and update counter ``steps[m]`` exactly as
         ``MLP.fit`` carries them across its slices.  Rows are padded (see
         ``_padded``); row ``m`` of ``ws`` holds the member's workspace of
-        shape ``ws_shape``.  ``architecture`` is None, or for a tiny network
-        its ``_kernels.tiny_architecture`` compiled in as a constant
-        (``_jit.call_specialised``), as ``MLP.fit`` runs it.
+        shape ``ws_shape``.  Compiled in as constants (``_jit.call_specialised``),
+        as ``MLP.fit`` compiles them: ``among`` (``_kernels.ANY_NETWORK``: the
+        members' loops compile every activation and loss, with the same
+        arithmetic as ``MLP.fit``'s, compiled for its network's codes), and
+        ``architecture``, None or for a tiny network its
+        ``_kernels.tiny_architecture``.
         """
         version = stamp  # noqa: F841  (part of the cache key, see above)
         rows, units = ws_shape
@@ -117,7 +120,7 @@ def _build_kernels(stamp):
                         total, step = _kernels.sgd_epoch(
                             params[m, :n_params], velocity[m, :n_params], plan, loss_code, X, Y,
                             order, lrs[m], schedule, p1, p2, steps[m], epochs[m], momenta[m],
-                            nesterov, decays[m], member_ws, totals[m], architecture)
+                            nesterov, decays[m], member_ws, totals[m], among, architecture)
                     else:
                         total, step = _kernels.minibatch_epoch(
                             params[m, :n_params], velocity[m, :n_params], grad[m, :n_params], plan,
@@ -176,17 +179,17 @@ _LAUNCH_LOCK = threading.Lock()
 _LAYER = [None]
 
 
-def _launch(kernel, *args, constant=None):
+def _launch(kernel, *args, constants=()):
     """Call a parallel kernel with members handed to threads one at a time.
 
     Numba's default schedule splits the members into one block per thread up
     front; handing them out one by one (chunk size 1) keeps every thread busy
     when members differ in work (``subsets`` of different sizes) or a core is
     shared with another process.  The chunk size is Numba's per-thread
-    setting and is restored afterwards.  With ``constant`` (an int), that is
-    the kernel's last argument, compiled in (``_jit.call_specialised``).
+    setting and is restored afterwards.  ``constants`` (ints or None) are the
+    kernel's last arguments, compiled in (``_jit.call_specialised``).
     """
-    call = kernel if constant is None else functools.partial(call_specialised, kernel, constant=constant)
+    call = functools.partial(call_specialised, kernel, constants=constants) if constants else kernel
     previous = numba.set_parallel_chunksize(1)
     try:
         if _LAYER[0] in (None, "workqueue"):
@@ -704,15 +707,15 @@ class Ensemble:
         if _kernels.per_sample_loop(first._plan, 0.0, 0.0) == _kernels.TINY_LOOP and any(tiny_members):
             # (only then: train_slice compiled for an architecture is a compile of its own)
             architecture = _kernels.tiny_architecture(first._plan, first._loss_code)
+        # Compiled for any activations and loss, unlike MLP.fit's loops: a sweep
+        # over them compiles train_slice (every loop, in parallel: some 30 s cold) once per dtype.
+        among = _kernels.ANY_NETWORK
 
         def run(first_round, last_round):
             args = (params, velocity, grad, P, first._plan, first._loss_code, X, Y, orders, lengths,
                     batches, first_round, last_round, lr_arr, schedule, p1, p2, steps, epoch_of,
                     mom_arr, options.nesterov, decay_arr, ws, ws_shape, totals, active)
-            if architecture is None:
-                _launch(_train_slice, *args, None)
-            else:
-                _launch(_train_slice, *args, constant=architecture)
+            _launch(_train_slice, *args, constants=(among, architecture))
 
         histories = [History() for _ in members]
         self.history_ = histories

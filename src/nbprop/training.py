@@ -11,7 +11,6 @@ restores the snapshot, so the model always holds the end of its last
 completed, finite epoch.
 """
 
-import functools
 import math
 import numbers
 import time
@@ -21,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _kernels
-from ._jit import call_specialised
+from ._jit import specialise
 from ._validation import positive_int, real_number
 from .optim import Schedule, as_schedule
 
@@ -316,9 +315,8 @@ def train(model, X, Y, options, Xv=None, Yv=None):
     # Whole batches per slice; per-sample slices in whole blocks of blocked_sgd_epoch,
     # so that where a slice ends never changes the result.
     chunks = _Chunks(_kernels.SAMPLE_BLOCK if batch == 1 else batch, n)
-    run = _kernel_runner(model, X, Y, options, batch)
-
     started = time.perf_counter()
+    run = _kernel_runner(model, X, Y, options, batch)
     run(np.empty(0, dtype=np.int64), model._step, 0.0)  # compiles or loads the kernel; trains nothing
     history.compile_seconds = time.perf_counter() - started
 
@@ -398,19 +396,29 @@ def _kernel_runner(model, X, Y, options, batch):
     schedule, p1, p2 = options.schedule._kernel_args()
     nesterov = options.nesterov
 
-    # The loop sgd_epoch would choose, called directly: only it is compiled.
+    # The loop sgd_epoch would choose, called directly (only it is compiled),
+    # with what it compiles in: the tiny loop its architecture, the blocked and
+    # general loops the network's codes (activations and loss).
     loop = _kernels.per_sample_loop(model._plan, momentum, decay)
     per_sample = _kernels.PER_SAMPLE_LOOPS[loop]
-    if loop == _kernels.TINY_LOOP:  # compiled for this architecture, which it takes as a constant
-        architecture = _kernels.tiny_architecture(model._plan, model._loss_code)
-        per_sample = functools.partial(call_specialised, per_sample, constant=architecture)
+    # Without momentum the blocked and general loops take no velocity, and so
+    # compile no momentum code (the others keep one loop for both).
+    general = loop in (_kernels.BLOCKED_LOOP, _kernels.GENERAL_LOOP)
+    velocity = None if general and momentum == 0.0 else model._velocity
+
+    def per_sample_args(order, step, total):
+        return (model._params, velocity, model._plan, model._loss_code, X, Y, order,
+                lr, schedule, p1, p2, step, model._epoch, momentum, nesterov, decay,
+                model._workspace, total)
+
+    constants = _kernels.loop_constants(loop, model._plan, model._loss_code)
+    if batch == 1 and constants:  # every call of this fit passes arguments of these types
+        per_sample = specialise(per_sample, *per_sample_args(np.empty(0, dtype=np.int64), model._step, 0.0),
+                                constants=constants)
 
     def run(order, step, total):
         if batch == 1:
-            return per_sample(
-                model._params, model._velocity, model._plan, model._loss_code, X, Y, order,
-                lr, schedule, p1, p2, step, model._epoch, momentum, nesterov, decay,
-                model._workspace, total)
+            return per_sample(*per_sample_args(order, step, total))
         return _kernels.minibatch_epoch(
             model._params, model._velocity, model._grad, model._plan, model._loss_code, X, Y, order,
             batch, lr, schedule, p1, p2, step, model._epoch, momentum, nesterov, decay,
