@@ -19,7 +19,7 @@
   and for pieces without floating-point arithmetic (a layer's offsets).
 
 * ``dispatch`` (``inlined`` too): a choice between ``scalar`` functions by an integer code
-  (which activation, which loss).  Numba inlines it into each caller, so the
+  (which activation).  Numba inlines it into each caller, so the
   choice costs a predictable branch and the chosen function is inlined in
   turn, instead of a call per unit whose result makes a round trip through
   memory (on a tiny network, a quarter of the time per sample).  It holds
@@ -37,7 +37,7 @@ divergence checks would report it.
 Three tools for the kernels live here too: ``stack_array`` (scratch arrays
 that LLVM can keep in registers), ``specialise`` (a kernel compiled for
 values of its last integer arguments: ``tiny_sgd_epoch``'s architecture, a
-per-sample loop's set of activations) and
+per-sample loop's set of activations and loss) and
 ``prefetch_rows`` (a cache hint for the next rows of a shuffled epoch).
 """
 

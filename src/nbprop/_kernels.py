@@ -7,13 +7,12 @@ Numba compiles in (``_jit.specialise``), one version per value:
 keeping the parameters in registers is worth two to three times the speed,
 and ``blocked_sgd_epoch`` and ``general_sgd_epoch`` the network's codes
 (``network_codes``: its activations and loss), so that a fit compiles the
-arithmetic of those alone.  Each activation's loop inlines its exponential
-and vectorises it, and a cold fit waited for all seven: the first epoch of an
-8-32-32-1 tanh fit took 4.9 to 5.3 s from a fresh process, and takes 3.8 to
-4.1 s compiled for tanh, identity and half_sse (a second set of codes costs
-another compile, about 3 s).  ``ANY_NETWORK``, every code, is what the
-other kernels (predict, the batched gradients, ``Ensemble``'s loop) are
-compiled for.  The network's shape arrives as the
+arithmetic of those alone: each activation's loop inlines its exponential
+and vectorises it, and a cold fit used to wait for all seven (the README's
+start-up section has the figures).  ``loss_sum`` and ``Ensemble``'s loops
+take the same constant, so that they run the very functions the fit
+compiled; the other kernels are compiled for ``ANY_NETWORK``, every code.
+The network's shape arrives as the
 *plan* table of ``_layout.py``; the per-unit scratch space as the workspace
 ``ws``, a ``(4, n_units)`` array whose rows hold, for every unit (inputs
 first, then each layer's outputs):
@@ -62,7 +61,8 @@ How it is kept fast (issue 3), each rule measured:
   unit they cost more than the arithmetic.  The row loops are therefore
   written out in the kernels, and the helpers they call (activation, loss,
   update rule) take scalars; the choice of activation and loss is inlined
-  (``_jit.dispatch``) rather than called.
+  (``_jit.dispatch``, and ``losses.output_unit``, an overload inlined the
+  same way) rather than called.
 * Array offsets and loop counters are unsigned (``U``): Numba wraps negative
   indices, and with a signed index like ``row + i`` that LLVM cannot prove
   non-negative, it vectorises the loads as gathers, five times slower.
@@ -101,7 +101,8 @@ from .activations import (EVERY_ACTIVATION, SOFTMAX, activate, activate_for_late
 from .losses import CROSS_ENTROPY, EVERY_LOSS, batch_scale, loss_set, output_unit
 from .optim import scheduled_lr, sgd_update
 
-# The ``among`` of kernels compiled for any network (predict, the batched gradients).
+# The ``among`` of kernels compiled for any network: predict, the batched
+# gradients and minibatch epochs, the tiny and shallow loops.
 ANY_NETWORK = EVERY_ACTIVATION | EVERY_LOSS
 
 A = 0
@@ -124,8 +125,8 @@ def forward_layers(params, plan, first_layer, a, d, z, among):
     """Forward pass through layers ``first_layer, ...`` (their inputs already in ``a``).
 
     ``among`` (``network_codes``), a compile-time constant, names the
-    network's activations: only their loops are compiled.  ``ANY_NETWORK``
-    compiles every activation and loss.
+    network's activations: only their loops are compiled (``ANY_NETWORK``:
+    every activation's).
     """
     zero = cast_like(0.0, params[0])
     for layer in range(first_layer, plan.shape[0]):
@@ -243,13 +244,11 @@ def backprop_sgd(params, velocity, plan, a, d, delta, z, lr, momentum, nesterov,
 
     Each weight row feeds the previous layer's delta before it is updated, so
     the result equals computing the whole gradient first and then stepping
-    with ``sgd_update`` (whose momentum-free case the first two loops spell
-    out, so that they vectorise).  With ``next_sample >= 0``, the first
+    with ``sgd_update`` (whose momentum-free case the four-row sweep and the
+    plain rows spell out, so that they vectorise).  With ``next_sample >= 0``, the first
     layer's fresh rows also give that sample's first-layer outputs.  Layers
     below ``stop_layer`` are left alone (their delta is still set).
     ``among``: the network's activations, a constant, as in ``forward_layers``.
-    ``velocity`` None (plain SGD or weight decay, no momentum) compiles no
-    momentum code: the branches it rules out are dropped before typing.
     """
     look_ahead = next_sample >= 0
     following = U(next_sample if look_ahead else 0)
@@ -261,7 +260,7 @@ def backprop_sgd(params, velocity, plan, a, d, delta, z, lr, momentum, nesterov,
             for i in range(fan_in):
                 delta[i0 + i] = 0.0
         j = U(0)
-        while (velocity is None or momentum == 0.0) and j + U(4) <= fan_out:
+        while momentum == 0.0 and j + U(4) <= fan_out:
             # Four rows per sweep: the layer's inputs and deltas are loaded and
             # stored once per four rows, the same updates in fewer memory operations.
             r0 = w0 + j * fan_in
@@ -296,7 +295,7 @@ def backprop_sgd(params, velocity, plan, a, d, delta, z, lr, momentum, nesterov,
         for j in range(j, fan_out):  # the remaining rows, and every row with momentum
             dj = delta[o0 + j]
             row = w0 + j * fan_in
-            if velocity is not None and momentum != 0.0:
+            if momentum != 0.0:
                 for i in range(fan_in):
                     w = params[row + i]
                     if propagate:
@@ -493,14 +492,18 @@ def predict(params, plan, X, out, ws):
 
 
 @kernel
-def loss_sum(params, plan, loss_code, X, Y, ws):
-    """Sum over the rows of ``X`` of each sample's unscaled loss."""
+def loss_sum(params, plan, loss_code, X, Y, ws, among):
+    """Sum over the rows of ``X`` of each sample's unscaled loss.
+
+    Compiled for ``among`` (``network_codes``), as the loop that trained the
+    network was: a fit's validation losses compile nothing more.
+    """
     a, d, delta, z = ws[A], ws[D], ws[DELTA], ws[Z]
     total = 0.0
     for s in range(U(X.shape[0])):
         load_input(X, s, a)
-        forward_layers(params, plan, np.int64(0), a, d, z, ANY_NETWORK)
-        total += output_delta(plan, loss_code, Y, s, 1.0, a, d, delta, z, ANY_NETWORK)
+        forward_layers(params, plan, np.int64(0), a, d, z, among)
+        total += output_delta(plan, loss_code, Y, s, 1.0, a, d, delta, z, among)
     return total
 
 
@@ -886,7 +889,7 @@ def blocked_sgd_epoch(params, velocity, plan, loss_code, X, Y, order,
     to rounding.  Blocks start at the slice's start, which is why the
     callers' slices come in whole blocks.  The later layers are small and
     are updated per sample by ``backprop_sgd`` as in the general loop, and
-    ``among`` and ``velocity`` are as in the general loop.
+    ``among`` is as in the general loop.
     """
     a, d, delta, z = ws[A], ws[D], ws[DELTA], ws[Z]
     n_in, n_hidden, w0, b0, _, h0 = layer_offsets(plan, np.int64(0))
@@ -951,8 +954,10 @@ def sgd_epoch(params, velocity, plan, loss_code, X, Y, order,
     one call as long as every slice but the last is a multiple of
     ``SAMPLE_BLOCK`` samples long.
 
-    ``among``, the ``network_codes``, is a compile-time constant: the loops
-    compile the activations and loss it names, and no others.
+    ``among``, the ``network_codes``, is a compile-time constant: the blocked
+    and general loops compile the activations and loss it names, and no
+    others (the tiny loop has them in its architecture, the shallow loop
+    compiles every one).
 
     Four loops share the work, chosen by ``per_sample_loop``:
     ``tiny_sgd_epoch`` for a tiny network under plain SGD (given its
@@ -982,8 +987,7 @@ def general_sgd_epoch(params, velocity, plan, loss_code, X, Y, order,
                       lr, schedule, p1, p2, step, epoch, momentum, nesterov, weight_decay, ws, total, among):
     """``sgd_epoch`` for any network and options: forward, backward and update fused per sample.
 
-    Compiled for ``among`` (``network_codes``), a constant; ``velocity`` may
-    be None where ``momentum`` is 0, and then no momentum code is compiled.
+    Compiled for ``among`` (``network_codes``), a constant.
     """
     a, d, delta, z = ws[A], ws[D], ws[DELTA], ws[Z]
     # np.int64(...) rather than a literal: Numba compiles a callee once per

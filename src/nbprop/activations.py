@@ -763,8 +763,12 @@ def activate_for_latency(code, z):
 #
 # The loops compiled are those of the activations in ``among``, a constant
 # of the caller's: each loop inlines its activation's arithmetic, and the
-# first fit of a network waits for every loop its kernels contain (an
-# 8-32-32-1 tanh fit's compile: 4.5 s with all seven, 3.4 s with tanh and identity).
+# first fit of a network waits for every loop its kernels contain (the
+# README's start-up section has the figures).  Numba drops a branch before
+# typing it only where the condition is a constant (a global, a closure
+# variable) or ``arg is None``, not ``among & bit``: so the overloads below
+# turn ``among`` into one flag per activation when the caller is compiled,
+# and test the flag first (``has_tanh and code == TANH``).
 
 EVERY_ACTIVATION = sum(1 << code for code in NAMES)
 
@@ -841,7 +845,8 @@ def activate_in_place(among, code, a, start, n):
     One array read and written at the same index vectorises;
     ``activate_layer`` called with ``z`` and ``a`` the same array would not
     (its runtime check for overlapping arrays sends it down the scalar
-    loop).  Compiled code only.
+    loop).  A code outside ``among`` leaves ``a`` as it is (identity).
+    Compiled code only.
     """
     raise TypeError("activate_in_place is only available inside compiled kernels")
 

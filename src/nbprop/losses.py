@@ -25,6 +25,7 @@ from numba.extending import overload
 
 from ._jit import scalar
 
+from .activations import NAMES as ACTIVATION_NAMES
 from .activations import SIGMOID, SOFTMAX, softplus
 
 HALF_SSE = 0
@@ -83,6 +84,7 @@ def _squared_unit(a, d, y):
 # compiles its activations): bit ``LOSS_SHIFT + c`` for loss code ``c``,
 # above the activations' bits.
 LOSS_SHIFT = 8
+assert max(ACTIVATION_NAMES) < LOSS_SHIFT
 
 
 def loss_set(code):
@@ -109,7 +111,8 @@ def output_unit(among, loss_code, z, a, d, y, y_sum, log_sum_exp):
     ``cross_entropy`` only.  Scalars only, so kernels call it per unit
     without reference counting.  ``loss_code`` must be in ``among``
     (``loss_set``), a constant of the compiled caller: only the losses in
-    it are compiled.  Compiled code only.
+    it are compiled (a code outside it gets the squared loss).  Compiled
+    code only.
     """
     raise TypeError("output_unit is only available inside compiled kernels")
 

@@ -7,6 +7,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from . import _kernels, activations, losses, training
+from ._jit import call_specialised
 from ._layout import ACT_CODE, bias_views, make_plan, weight_views
 from ._validation import as_inputs, as_targets, positive_int, real_array
 from .training import History  # noqa: F401  (documented as nbprop.model.History too)
@@ -231,7 +232,8 @@ class MLP:
         1.0
         """
         X, Y = self._data(X, Y)
-        total = _kernels.loss_sum(self._params, self._plan, self._loss_code, X, Y, self._new_workspace())
+        total = call_specialised(_kernels.loss_sum, self._params, self._plan, self._loss_code, X, Y,
+                                 self._new_workspace(), constants=(_kernels.network_codes(self._plan, self._loss_code),))
         return float(total * self._normaliser(X.shape[0]))
 
     def gradient(self, X, Y):

@@ -100,11 +100,13 @@ def _build_kernels(stamp):
         ``MLP.fit`` carries them across its slices.  Rows are padded (see
         ``_padded``); row ``m`` of ``ws`` holds the member's workspace of
         shape ``ws_shape``.  Compiled in as constants (``_jit.call_specialised``),
-        as ``MLP.fit`` compiles them: ``among`` (``_kernels.ANY_NETWORK``: the
-        members' loops compile every activation and loss, with the same
-        arithmetic as ``MLP.fit``'s, compiled for its network's codes), and
-        ``architecture``, None or for a tiny network its
-        ``_kernels.tiny_architecture``.
+        as ``MLP.fit`` compiles them: ``among``, the ``_kernels.network_codes``,
+        and ``architecture``, None or for a tiny network its
+        ``_kernels.tiny_architecture``.  The members must run the compiled
+        functions ``MLP.fit`` runs (the same signatures), not copies of them:
+        Numba links a copy of every callee into each caller and optimises it
+        again there, and with reassociation allowed a copy may sum in another
+        order.  In one process every caller binds to the first copy loaded.
         """
         version = stamp  # noqa: F841  (part of the cache key, see above)
         rows, units = ws_shape
@@ -139,13 +141,13 @@ def _build_kernels(stamp):
                              ws[m, :rows * units].reshape((rows, units)))
 
     @njit(cache=True, nogil=True, parallel=True)
-    def loss_members(params, n_params, plan, loss_code, X, Y, ws, ws_shape, out):
-        """``out[m] = member m's unscaled loss sum over X, Y``, in parallel."""
+    def loss_members(params, n_params, plan, loss_code, X, Y, ws, ws_shape, out, among):
+        """``out[m] = member m's unscaled loss sum over X, Y``, in parallel (``among`` as in ``train_slice``)."""
         version = stamp  # noqa: F841
         rows, units = ws_shape
         for m in prange(params.shape[0]):
             out[m] = _kernels.loss_sum(params[m, :n_params], plan, loss_code, X, Y,
-                                       ws[m, :rows * units].reshape((rows, units)))
+                                       ws[m, :rows * units].reshape((rows, units)), among)
 
     return train_slice, predict_members, loss_members
 
@@ -552,7 +554,7 @@ class Ensemble:
         first = self.members[0]
         ws, ws_shape = self._workspaces()
         _launch(_loss_members, self._stacked_params(), self.n_params, first._plan, first._loss_code,
-                X, Y, ws, ws_shape, totals)
+                X, Y, ws, ws_shape, totals, constants=(_kernels.network_codes(first._plan, first._loss_code),))
         return totals
 
     def _workspaces(self):
@@ -707,9 +709,9 @@ class Ensemble:
         if _kernels.per_sample_loop(first._plan, 0.0, 0.0) == _kernels.TINY_LOOP and any(tiny_members):
             # (only then: train_slice compiled for an architecture is a compile of its own)
             architecture = _kernels.tiny_architecture(first._plan, first._loss_code)
-        # Compiled for any activations and loss, unlike MLP.fit's loops: a sweep
-        # over them compiles train_slice (every loop, in parallel: some 30 s cold) once per dtype.
-        among = _kernels.ANY_NETWORK
+        # Compiled for the network's codes, as MLP.fit's loops are: the members
+        # then run the very functions MLP.fit runs (see train_slice).
+        among = _kernels.network_codes(first._plan, first._loss_code)
 
         def run(first_round, last_round):
             args = (params, velocity, grad, P, first._plan, first._loss_code, X, Y, orders, lengths,
@@ -778,7 +780,7 @@ class Ensemble:
                     if Xv is not None and done.size:
                         losses = np.empty(n, dtype=np.float64)
                         _launch(_loss_members, params, P, first._plan, first._loss_code, Xv, Yv, ws,
-                                ws_shape, losses)
+                                ws_shape, losses, constants=(among,))
                         for m in done:
                             histories[m].val_loss.append(float(losses[m] * first._normaliser(Xv.shape[0])))
                 except BaseException:

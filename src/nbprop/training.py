@@ -330,7 +330,8 @@ def train(model, X, Y, options, Xv=None, Yv=None):
             # epoch fully recorded or fully undone.
             snapshot, recorded = model._snapshot(), history.epochs
             try:
-                order = (model._shuffle_rng.permutation(n) if options.shuffle
+                # int64 on every platform: the kernel was compiled for it (specialise)
+                order = (model._shuffle_rng.permutation(n).astype(np.int64, copy=False) if options.shuffle
                          else np.arange(n, dtype=np.int64))
                 started = time.perf_counter()
                 total, step, start = 0.0, model._step, 0
@@ -401,13 +402,9 @@ def _kernel_runner(model, X, Y, options, batch):
     # general loops the network's codes (activations and loss).
     loop = _kernels.per_sample_loop(model._plan, momentum, decay)
     per_sample = _kernels.PER_SAMPLE_LOOPS[loop]
-    # Without momentum the blocked and general loops take no velocity, and so
-    # compile no momentum code (the others keep one loop for both).
-    general = loop in (_kernels.BLOCKED_LOOP, _kernels.GENERAL_LOOP)
-    velocity = None if general and momentum == 0.0 else model._velocity
 
     def per_sample_args(order, step, total):
-        return (model._params, velocity, model._plan, model._loss_code, X, Y, order,
+        return (model._params, model._velocity, model._plan, model._loss_code, X, Y, order,
                 lr, schedule, p1, p2, step, model._epoch, momentum, nesterov, decay,
                 model._workspace, total)
 
