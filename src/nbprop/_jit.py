@@ -45,6 +45,7 @@ import numpy as np
 from llvmlite import ir
 from numba import njit, typeof, types
 from numba.core import cgutils
+from numba.core.errors import TypingError
 from numba.extending import intrinsic, overload
 from numba.np.arrayobj import make_array, populate_array
 
@@ -59,6 +60,24 @@ inlined = njit(cache=True, inline="always", **SCALAR_OPTIONS)
 dispatch = inlined
 
 U = np.uint64  # the type of every offset and loop counter in the kernels' inner loops
+
+
+def among_flags(among, bits, function):
+    """Whether each of ``bits`` is set in ``among``, an int literal: for overloads compiled for a set of codes.
+
+    Numba drops a branch before typing it only where the condition is a
+    constant (a global, a closure variable) or ``arg is None``, not
+    ``among & bit``.  So an overload turns its ``among`` into these flags
+    when its caller is compiled, captures them in its implementation and
+    tests the flag first (``has_tanh and code == TANH``): what a flag rules
+    out is never typed, compiled or linked.  ``among`` must be a constant
+    (passed as one through ``specialise``, or a global); anything else is
+    a ``TypingError`` naming ``function``.
+    """
+    if not isinstance(among, types.IntegerLiteral):
+        raise TypingError(f"{function}: among must be a compile-time constant (an int literal, see "
+                          f"_kernels.network_codes), got {among}")
+    return tuple(bool(among.literal_value & bit) for bit in bits)
 
 
 def cast_like(value, reference):

@@ -92,7 +92,9 @@ import math
 
 import numpy as np
 
-from ._jit import U, cast_like, inlined, kernel, prefetch_rows, stack_array
+from numba.extending import overload
+
+from ._jit import U, among_flags, cast_like, inlined, kernel, prefetch_rows, stack_array
 from ._layout import ACT_CODE, B_OFFSET, FAN_IN, FAN_OUT, IN_OFFSET, OUT_OFFSET, W_OFFSET
 from ._matmul import (add_outer_products, add_products, pack_panels, panel_buffer, panel_layer, panel_of,
                       panel_widths, unpack_panels)
@@ -157,8 +159,7 @@ def forward_layers(params, plan, first_layer, a, d, z, among):
                 s += params[row + i] * a[i0 + i]
             z[o0 + j] = s + params[b0 + j]
         activate_layer(among, code, z, a, d, o0, fan_out)
-        if code == SOFTMAX:
-            softmax_layer(z, a, o0, fan_out)
+        apply_softmax(among, code, z, a, o0, fan_out)
 
 
 @inlined
@@ -181,6 +182,26 @@ def load_input(X, sample, a):
     """Copy row ``sample`` of ``X`` into the input units."""
     for i in range(U(X.shape[1])):
         a[i] = X[sample, i]
+
+
+def apply_softmax(among, code, z, a, start, n):
+    """``softmax_layer(z, a, start, n)`` if ``code`` is ``SOFTMAX``; left out unless ``among`` holds it.
+
+    Inlined into the caller (whose flags its arithmetic takes, as
+    ``softmax_layer``'s does).  Compiled code only.
+    """
+    raise TypeError("apply_softmax is only available inside compiled kernels")
+
+
+@overload(apply_softmax, prefer_literal=True, inline="always")
+def _apply_softmax(among, code, z, a, start, n):
+    (has_softmax,) = among_flags(among, [1 << SOFTMAX], "apply_softmax")
+
+    def impl(among, code, z, a, start, n):
+        if has_softmax and code == SOFTMAX:
+            softmax_layer(z, a, start, n)
+
+    return impl
 
 
 @inlined
@@ -330,8 +351,7 @@ def backprop_sgd(params, velocity, plan, a, d, delta, z, lr, momentum, nesterov,
         code = plan[0, ACT_CODE]
         load_input(X, following, a)
         activate_layer(among, code, z, a, d, o0, fan_out)
-        if code == SOFTMAX:
-            softmax_layer(z, a, o0, fan_out)
+        apply_softmax(among, code, z, a, o0, fan_out)
 
 
 @kernel
@@ -432,8 +452,7 @@ def forward_block(params, plan, m, n_units, act, pre, slope, panels, among):
         code = plan[layer, ACT_CODE]
         for b in range(m):
             activate_layer(among, code, pre, act, slope, b * n_units + o0, fan_out)
-            if code == SOFTMAX:
-                softmax_layer(pre, act, b * n_units + o0, fan_out)
+            apply_softmax(among, code, pre, act, b * n_units + o0, fan_out)
         if layer < plan.shape[0] - 1:
             pack_panels(acts, U(0), o0, fan_out, m, panels, n_units, o0, False)
 

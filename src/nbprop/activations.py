@@ -35,10 +35,9 @@ import math
 import numpy as np
 from llvmlite import ir
 from numba import types
-from numba.core.errors import TypingError
 from numba.extending import intrinsic, overload
 
-from ._jit import SCALAR_OPTIONS, cast_like, dispatch, inlined, scalar
+from ._jit import SCALAR_OPTIONS, among_flags, cast_like, dispatch, inlined, scalar
 
 IDENTITY = 0
 SIGMOID = 1
@@ -764,11 +763,8 @@ def activate_for_latency(code, z):
 # The loops compiled are those of the activations in ``among``, a constant
 # of the caller's: each loop inlines its activation's arithmetic, and the
 # first fit of a network waits for every loop its kernels contain (the
-# README's start-up section has the figures).  Numba drops a branch before
-# typing it only where the condition is a constant (a global, a closure
-# variable) or ``arg is None``, not ``among & bit``: so the overloads below
-# turn ``among`` into one flag per activation when the caller is compiled,
-# and test the flag first (``has_tanh and code == TANH``).
+# README's start-up section has the figures); ``_jit.among_flags`` says how
+# the overloads below leave the others out.
 
 EVERY_ACTIVATION = sum(1 << code for code in NAMES)
 
@@ -786,11 +782,8 @@ def activation_set(codes):
 
 
 def _loops_among(among, function):
-    """Which activations' loops ``function`` compiles for the constant ``among``: a flag per code."""
-    if not isinstance(among, types.IntegerLiteral):
-        raise TypingError(f"{function}: among must be a compile-time constant (an int literal, "
-                          f"see activation_set), got {among}")
-    return tuple(bool(among.literal_value >> code & 1) for code in (TANH, SIGMOID, RELU, LEAKY_RELU, SOFTPLUS, ELU))
+    """Which activations' loops ``function`` compiles for ``among``: flags for tanh, sigmoid, relu, leaky_relu, softplus, elu."""
+    return among_flags(among, [1 << code for code in (TANH, SIGMOID, RELU, LEAKY_RELU, SOFTPLUS, ELU)], function)
 
 
 def activate_layer(among, code, z, a, d, start, n):

@@ -19,11 +19,9 @@ and ``cross_entropy`` with softmax the kernels use the fused form
 pre-activation ``z`` so that neither ``log(0)`` nor ``0/0`` can occur.
 """
 
-from numba import types
-from numba.core.errors import TypingError
 from numba.extending import overload
 
-from ._jit import scalar
+from ._jit import among_flags, scalar
 
 from .activations import NAMES as ACTIVATION_NAMES
 from .activations import SIGMOID, SOFTMAX, softplus
@@ -119,13 +117,10 @@ def output_unit(among, loss_code, z, a, d, y, y_sum, log_sum_exp):
 
 @overload(output_unit, prefer_literal=True, inline="always")
 def _output_unit(among, loss_code, z, a, d, y, y_sum, log_sum_exp):
-    # The choice by code, inlined into the caller (as _jit.dispatch is); its
-    # constant flags drop the losses outside among before Numba types them.
-    if not isinstance(among, types.IntegerLiteral):
-        raise TypingError(f"output_unit: among must be a compile-time constant (an int literal, "
-                          f"see loss_set), got {among}")
-    has_bce, has_cross_entropy, has_half_sse = (bool(among.literal_value & loss_set(code))
-                                                for code in (BCE, CROSS_ENTROPY, HALF_SSE))
+    # The choice by code, inlined into the caller (as _jit.dispatch is), with
+    # the losses outside among left out (_jit.among_flags).
+    has_bce, has_cross_entropy, has_half_sse = among_flags(
+        among, [loss_set(code) for code in (BCE, CROSS_ENTROPY, HALF_SSE)], "output_unit")
 
     def impl(among, loss_code, z, a, d, y, y_sum, log_sum_exp):
         if has_bce and loss_code == BCE:
