@@ -29,7 +29,7 @@ def make_data():
 
 
 class EnsembleEpoch:
-    """One epoch of 64 networks in one call, members spread over ``n_threads`` threads."""
+    """One epoch of 64 networks in one ``fit`` call, members handed out to ``n_threads`` threads."""
 
     params = ([1, 2, 4],)
     param_names = ["n_threads"]

@@ -8,8 +8,9 @@ epoch over the same n samples, each network in its own sample order:
 
 Rows of the table:
 
-    nbprop Ensemble, T threads   nbprop.parallel.Ensemble.fit(..., n_threads=T): one
-                                 compiled call, networks spread over threads by prange
+    nbprop Ensemble, T threads   nbprop.parallel.Ensemble.fit(..., n_threads=T): the
+                                 networks handed out to T threads, each running
+                                 MLP.fit's compiled loop
     nbprop MLP.fit x N (serial)  the N networks trained one after another with MLP.fit
                                  (what the Ensemble must equal bit for bit)
     nbprop MLP.fit, thread pool  the same N fits from a ThreadPoolExecutor (the

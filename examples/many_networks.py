@@ -1,4 +1,4 @@
-"""Many networks at once: a learning-rate sweep and a bagged ensemble in one compiled call each.
+"""Many networks at once: a learning-rate sweep and a bagged ensemble in one call each.
 
 ``Ensemble`` trains N networks of one shape together, spread over the cores,
 each exactly as ``MLP.fit`` would train it alone.  This script

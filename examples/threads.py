@@ -12,7 +12,7 @@ every parameter came out the same, and prints both times.
 One model may be trained by one thread at a time (a second ``fit`` on a model
 that is training raises ``RuntimeError``); give each thread its own model, or
 ``model.copy()``.  For many networks of one shape, ``nbprop.parallel.Ensemble``
-does the same in one compiled call with less overhead.
+does the same with less Python overhead per network.
 """
 
 import argparse

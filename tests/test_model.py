@@ -49,6 +49,7 @@ def test_inputs_of_any_layout_flags_or_number_type_give_identical_results_and_on
     X = np.round(X * 4)  # integer-valued so int input is the same data
     reference = net.copy()
     reference.fit(X, Y, epochs=2, lr=0.05, seed=1)
+    expected = reference.predict(X)  # (compiles predict, if this process has not yet)
     readonly = X.copy()
     readonly.flags.writeable = False
     variants = [readonly, np.asfortranarray(X), X.astype(np.int32), X.astype(np.float32),
@@ -60,7 +61,7 @@ def test_inputs_of_any_layout_flags_or_number_type_give_identical_results_and_on
         twin = net.copy()
         twin.fit(variant, Y, epochs=2, lr=0.05, seed=1)
         np.testing.assert_array_equal(twin.params, reference.params)
-        np.testing.assert_array_equal(twin.predict(variant), reference.predict(X))
+        np.testing.assert_array_equal(twin.predict(variant), expected)
     assert [len(loop.signatures) for loop in loops] == before
     assert X.flags.writeable and readonly.flags.writeable is False
 
@@ -72,6 +73,20 @@ def test_fit_never_writes_into_the_callers_arrays():
     net.gradient(X, Y)
     np.testing.assert_array_equal(X, X0)
     np.testing.assert_array_equal(Y, Y0)
+
+
+def test_fit_refuses_inputs_that_share_memory_with_the_parameters():
+    # The kernels are compiled on the promise that their arrays do not overlap.
+    net = nbprop.MLP([4, 2, 1], seed=0)  # 13 parameters
+    before = net.params.copy()
+    with pytest.raises(ValueError, match=r"^X: shares memory with this model's parameters"):
+        net.fit(net.params[:12].reshape(3, 4), [0.0, 1.0, 0.0])
+    with pytest.raises(ValueError, match=r"^Y: shares memory with this model's parameters"):
+        net.fit(np.zeros((2, 4)), net.biases[0])
+    np.testing.assert_array_equal(net.params, before)
+    assert net._epoch == 0
+    net.fit(net.params[:12].reshape(3, 4).copy(), [0.0, 1.0, 0.0])  # a copy is fine
+    assert net._epoch == 1
 
 
 def test_one_dimensional_inputs_and_integer_labels():

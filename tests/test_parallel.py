@@ -1,9 +1,10 @@
-"""nbprop.parallel: many networks in one compiled call, bit-identical to training each alone."""
+"""nbprop.parallel: many networks at once on a pool of threads, bit-identical to training each alone."""
 
+import inspect
 import pickle
-import shutil
 import subprocess
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numba
@@ -204,39 +205,40 @@ def test_pickle_round_trip_continues_exactly():
 
 # ------------------------------------------------------------------- threads
 
-def launches_record(monkeypatch):
-    """Record Numba's thread count in force at every parallel kernel launch."""
+def thread_counts_record(monkeypatch):
+    """Record the thread count of every hand-out of members to threads."""
     seen = []
-    launch = parallel._launch
+    run_members = parallel._run_members
 
-    def recording(kernel, *args, **options):
-        seen.append(numba.get_num_threads())
-        return launch(kernel, *args, **options)
+    def recording(task, members, n_threads):
+        seen.append(n_threads)
+        return run_members(task, members, n_threads)
 
-    monkeypatch.setattr(parallel, "_launch", recording)
+    monkeypatch.setattr(parallel, "_run_members", recording)
     return seen
 
 
 def test_thread_count_follows_n_threads_and_numba_setting(monkeypatch):
     X, Y = data()
-    seen = launches_record(monkeypatch)
+    seen = thread_counts_record(monkeypatch)
     ens = Ensemble([3, 4, 1], range(4))
-    most = numba.config.NUMBA_NUM_THREADS
     before = numba.get_num_threads()
     ens.fit(X, Y, epochs=1, n_threads=1)
-    assert set(seen) == {1} and numba.get_num_threads() == before  # restored afterwards
+    assert set(seen) == {1} and numba.get_num_threads() == before
     seen.clear()
     ens.fit(X, Y, epochs=1)
     assert set(seen) == {before}
     seen.clear()
     numba.set_num_threads(1)
     try:
-        ens.fit(X, Y, epochs=1)
+        ens.fit(X, Y, epochs=1, validation=(X, Y))
         ens.predict(X)
+        ens.loss(X, Y)
         assert set(seen) == {1}
         seen.clear()
-        ens.fit(X, Y, epochs=1, n_threads=most)
-        assert set(seen) == {most} and numba.get_num_threads() == 1
+        ens.fit(X, Y, epochs=1, n_threads=3)
+        ens.predict(X, n_threads=3)
+        assert set(seen) == {3} and numba.get_num_threads() == 1
     finally:
         numba.set_num_threads(before)
 
@@ -244,7 +246,7 @@ def test_thread_count_follows_n_threads_and_numba_setting(monkeypatch):
 @pytest.mark.parametrize("bad, error, message", [
     (0, ValueError, r"^n_threads: expected a whole number >= 1, got 0"),
     (1.5, TypeError, r"^n_threads: expected a whole number"),
-    (10_000, ValueError, r"^n_threads: expected at most \d+ \(Numba's NUMBA_NUM_THREADS"),
+    ("2", TypeError, r"^n_threads: expected a whole number"),
 ])
 def test_bad_thread_counts_are_refused(bad, error, message):
     ens = Ensemble([1, 2, 1], range(2))
@@ -252,6 +254,48 @@ def test_bad_thread_counts_are_refused(bad, error, message):
         ens.fit([[0.0], [1.0]], [0.0, 1.0], n_threads=bad)
     with pytest.raises(error, match=message):
         ens.predict([[0.0]], n_threads=bad)
+    with pytest.raises(error, match=message):
+        ens.loss([[0.0]], [0.0], n_threads=bad)
+
+
+def test_more_threads_than_members_or_cores_give_the_same_bits():
+    X, Y = data(n=200)
+    runs = []
+    for n_threads in (1, 2, 16):
+        ens = Ensemble([3, 8, 1], range(3), activation="tanh")
+        ens.fit(X, Y, epochs=2, lr=0.02, n_threads=n_threads)
+        runs.append(ens.params)
+    np.testing.assert_array_equal(runs[0], runs[1])
+    np.testing.assert_array_equal(runs[0], runs[2])
+
+
+def test_handing_out_members_waits_for_running_tasks_before_raising():
+    """An error (or Ctrl-C) while members run: none is still writing, none starts, once the call ends."""
+    started, finished = [], []
+
+    def task(m):
+        started.append(m)
+        if m == 0:
+            raise KeyboardInterrupt
+        time.sleep(0.05)
+        finished.append(m)
+
+    with pytest.raises(KeyboardInterrupt):
+        parallel._run_members(task, range(50), 2)
+    done = list(finished)
+    assert set(done) == set(started) - {0}  # every task that started has finished
+    assert len(started) < 50  # the rest were cancelled
+    time.sleep(0.1)
+    assert finished == done  # and nothing ran afterwards
+
+
+def test_handing_out_members_runs_every_member_once():
+    seen = []
+    parallel._run_members(seen.append, range(40), 2)
+    assert sorted(seen) == list(range(40))
+    seen.clear()
+    parallel._run_members(seen.append, [5, 3, 9], 1)
+    assert seen == [5, 3, 9]  # one thread: in order, on the calling thread
 
 
 def test_models_fitted_in_a_thread_pool_equal_serial_fits():
@@ -362,23 +406,21 @@ def test_interrupt_mid_epoch_leaves_the_last_epoch_and_resumes_exactly(monkeypat
 
     ens = Ensemble([3, 8, 1], range(3), activation="tanh")
     epoch_starts = []
-    launch = parallel._launch
+    run_members = parallel._run_members
 
-    def interrupted(kernel, *args, **options):
-        result = launch(kernel, *args, **options)
-        first, last = args[11], args[12]
-        if kernel is parallel._train_slice and first == 0 and last > 0:
+    def interrupted(task, members, n_threads):
+        run_members(task, members, n_threads)
+        if task.__name__ == "train_member" and inspect.getclosurevars(task).nonlocals["first_round"] == 0:
             epoch_starts.append(1)
             if len(epoch_starts) == 2:  # Ctrl-C after the first slice of epoch 1
                 raise KeyboardInterrupt
-        return result
 
-    monkeypatch.setattr(parallel, "_launch", interrupted)
+    monkeypatch.setattr(parallel, "_run_members", interrupted)
     monkeypatch.setattr(nbprop.training, "CHUNK_SECONDS", 1e-6)  # many slices per epoch
     with pytest.raises(KeyboardInterrupt):
         ens.fit(X, Y, epochs=3, lr=0.01, momentum=0.9)
     assert all(member._epoch == 1 and member.history_.epochs == 1 for member in ens.members)
-    monkeypatch.setattr(parallel, "_launch", launch)
+    monkeypatch.setattr(parallel, "_run_members", run_members)
     ens.fit(X, Y, epochs=2, lr=0.01, momentum=0.9)
     np.testing.assert_array_equal(ens.params, ref.params)
     for a, b in zip(ens.members, ref.members):
@@ -459,44 +501,7 @@ def test_data_errors_name_the_argument():
         ens.predict(np.zeros((4, 3)))
 
 
-# ------------------------------------------------------------------- caching
-
-def test_the_kernel_cache_follows_the_sources_compiled_into_it(monkeypatch, tmp_path):
-    """Numba's cache checks only the cached function's own file; ours also keys on _kernels & co."""
-    monkeypatch.setattr(numba.config, "CACHE_DIR", str(tmp_path))
-    ens = Ensemble([2, 3, 1], range(2))
-    X = np.zeros((3, 2))
-
-    def build_and_call(stamp):
-        kernel = parallel._build_kernels(stamp)[1]  # predict_members: the quickest to compile
-        kernel(ens._stacked_params(), ens.n_params, ens.members[0]._plan, X, np.zeros((2, 3, 1)),
-               *ens._workspaces())
-        return sum(kernel.stats.cache_hits.values()), sum(kernel.stats.cache_misses.values())
-
-    assert build_and_call(12345) == (0, 1)  # compiled and saved
-    assert build_and_call(12345) == (1, 0)  # a fresh dispatcher (a new process) loads it
-    assert build_and_call(54321) == (0, 1)  # _kernels.py changed: compiled afresh
-    assert parallel._sources_stamp() == parallel._sources_stamp() > 0
-
-
-def test_the_stamp_changes_with_any_module_of_the_package(tmp_path):
-    """_jit.py's flags, or a module the kernels import later, count as much as _kernels.py."""
-    package = tmp_path / "nbprop"
-    shutil.copytree(parallel.os.path.dirname(parallel.__file__), package,
-                    ignore=shutil.ignore_patterns("__pycache__"))
-    stamp = parallel._sources_stamp(str(package))
-    assert stamp == parallel._sources_stamp(parallel.os.path.dirname(parallel.__file__))
-    jit = package / "_jit.py"
-    jit.write_text(jit.read_text() + "\n# a changed compile flag\n")
-    assert parallel._sources_stamp(str(package)) != stamp
-    jit.write_text(jit.read_text()[:-len("\n# a changed compile flag\n")])
-    assert parallel._sources_stamp(str(package)) == stamp
-    (package / "_new_helper.py").write_text("X = 1\n")
-    assert parallel._sources_stamp(str(package)) != stamp
-    (package / "_new_helper.py").unlink()
-    (package / "parallel.py").write_text("# Numba's own cache follows this file\n")
-    assert parallel._sources_stamp(str(package)) == stamp
-
+# ------------------------------------------------------------------- imports
 
 def test_the_core_imports_no_cluster_engine():
     """dask, distributed and ray are optional extras: importing nbprop (Ensemble included) never loads them."""

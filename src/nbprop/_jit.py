@@ -2,7 +2,12 @@
 
 * ``kernel``: the loops over samples and weights.  ``fastmath`` lets LLVM
   reassociate sums (so dot products vectorise) and fuse multiply-adds, but
-  not assume away NaN or inf: divergence must stay visible.
+  not assume away NaN or inf: divergence must stay visible.  Its array
+  arguments are declared ``noalias`` (no two overlap where one is written),
+  so LLVM keeps values in registers across stores into another array and
+  drops its run-time overlap checks: the per-sample loop of an 8-32-32-1
+  network runs 4 to 17 % faster.  Every caller passes separate buffers;
+  ``MLP.fit`` refuses inputs that share memory with the parameters.
 * ``scalar``: the per-unit maths the kernels call (activations, losses, the
   update rule).  Its flags are set explicitly because Numba otherwise compiles
   a function with the flags of the kernel that first calls it, and caches it
@@ -25,6 +30,17 @@
   memory (on a tiny network, a quarter of the time per sample).  It holds
   no arithmetic of its own, so the caller's flags change nothing.
 
+* ``inlined_kernel``: a ``kernel`` that other kernels call (the forward
+  pass, the fused backward pass and update): Numba inlines it into each
+  caller, so that the machine code a fit runs is the same whether it was
+  just compiled or loaded from the cache.  A callee compiled on its own is
+  also linked as a copy into every caller and optimised again there, and
+  under reassociation a copy may sum in another order; which copy a call
+  then reaches depends on what the process compiled or loaded first: a
+  fit from a warm cache differed from the same fit in a cold one in the
+  last bits.  Inlining costs 0.1 to 0.3 s of a cold start (each caller types
+  and compiles its own copy, where Numba compiled one and linked it).
+
 All cache their machine code on disk and release the GIL, and all use
 NumPy's error model: a float division is the IEEE division, never a check
 that raises ``ZeroDivisionError``.  That check is a branch to Python's
@@ -45,6 +61,7 @@ import numpy as np
 from llvmlite import ir
 from numba import njit, typeof, types
 from numba.core import cgutils
+from numba.core.compiler import Compiler
 from numba.core.errors import TypingError
 from numba.extending import intrinsic, overload
 from numba.np.arrayobj import make_array, populate_array
@@ -54,9 +71,23 @@ SCALAR_FASTMATH = {"contract", "arcp", "nsz"}
 
 # ``scalar``'s options, also for the implementations of ``activations``' overloads
 SCALAR_OPTIONS = dict(nogil=True, fastmath=SCALAR_FASTMATH, error_model="numpy")
-kernel = njit(cache=True, nogil=True, fastmath=KERNEL_FASTMATH, error_model="numpy")
+
+
+class _NoAliasCompiler(Compiler):
+    """Numba's compiler, with every array argument marked ``noalias`` for LLVM (``kernel``'s)."""
+
+    def __init__(self, typingctx, targetctx, library, args, return_type, flags, locals):
+        flags = flags.copy()
+        flags.noalias = True  # the flag Numba sets for the body of a prange loop without aliases
+        super().__init__(typingctx, targetctx, library, args, return_type, flags, locals)
+
+
+kernel = njit(cache=True, nogil=True, fastmath=KERNEL_FASTMATH, error_model="numpy",
+              pipeline_class=_NoAliasCompiler)
 scalar = njit(cache=True, **SCALAR_OPTIONS)
 inlined = njit(cache=True, inline="always", **SCALAR_OPTIONS)
+inlined_kernel = njit(cache=True, inline="always", nogil=True, fastmath=KERNEL_FASTMATH, error_model="numpy",
+                      pipeline_class=_NoAliasCompiler)
 dispatch = inlined
 
 U = np.uint64  # the type of every offset and loop counter in the kernels' inner loops

@@ -94,7 +94,7 @@ import numpy as np
 
 from numba.extending import overload
 
-from ._jit import U, among_flags, cast_like, inlined, kernel, prefetch_rows, stack_array
+from ._jit import U, among_flags, cast_like, inlined, inlined_kernel, kernel, prefetch_rows, scalar, stack_array
 from ._layout import ACT_CODE, B_OFFSET, FAN_IN, FAN_OUT, IN_OFFSET, OUT_OFFSET, W_OFFSET
 from ._matmul import (add_outer_products, add_products, pack_panels, panel_buffer, panel_layer, panel_of,
                       panel_widths, unpack_panels)
@@ -122,7 +122,7 @@ def layer_offsets(plan, layer):
 
 # ----------------------------------------------------------------- forward
 
-@kernel
+@inlined_kernel
 def forward_layers(params, plan, first_layer, a, d, z, among):
     """Forward pass through layers ``first_layer, ...`` (their inputs already in ``a``).
 
@@ -162,7 +162,7 @@ def forward_layers(params, plan, first_layer, a, d, z, among):
         apply_softmax(among, code, z, a, o0, fan_out)
 
 
-@inlined
+@scalar
 def softmax_layer(z, a, start, n):
     """``a = exp(z - max z) / sum exp(z - max z)`` over units ``[start, start + n)``."""
     zmax = z[start]
@@ -233,7 +233,7 @@ def output_delta(plan, loss_code, Y, sample, scale, a, d, delta, z, among):
 
 # ---------------------------------------------------------------- backward
 
-@kernel
+@inlined_kernel
 def backprop_gradient(params, plan, a, d, delta, grad):
     """Backpropagate the output delta; add ``dL/dparams`` of this sample into ``grad``."""
     for layer in range(plan.shape[0] - 1, -1, -1):
@@ -258,7 +258,7 @@ def backprop_gradient(params, plan, a, d, delta, grad):
                 delta[i0 + i] *= d[i0 + i]
 
 
-@kernel
+@inlined_kernel
 def backprop_sgd(params, velocity, plan, a, d, delta, z, lr, momentum, nesterov, weight_decay,
                  X, next_sample, stop_layer, among):
     """Backpropagate the output delta and update every parameter in the same sweep.
@@ -354,7 +354,7 @@ def backprop_sgd(params, velocity, plan, a, d, delta, z, lr, momentum, nesterov,
         apply_softmax(among, code, z, a, o0, fan_out)
 
 
-@kernel
+@inlined_kernel
 def apply_gradient(params, velocity, grad, plan, lr, momentum, nesterov, weight_decay):
     """One SGD step from an accumulated gradient; weight decay on weights only."""
     for layer in range(plan.shape[0]):
@@ -429,7 +429,7 @@ def per_sample_loop(plan, momentum, weight_decay):
         return BLOCKED_LOOP
     return GENERAL_LOOP
 
-@kernel
+@inlined_kernel
 def forward_block(params, plan, m, n_units, act, pre, slope, panels, among):
     """Forward pass of ``m`` samples whose units sit at ``b * n_units`` in flat buffers.
 
@@ -526,7 +526,7 @@ def loss_sum(params, plan, loss_code, X, Y, ws, among):
     return total
 
 
-@kernel
+@inlined_kernel
 def accumulate_gradient(params, plan, loss_code, X, Y, order, start, stop, grad, ws):
     """Add the gradient of the loss over samples ``order[start:stop]`` into ``grad``.
 
@@ -547,7 +547,7 @@ def accumulate_gradient(params, plan, loss_code, X, Y, order, start, stop, grad,
 GRADIENT_BLOCK = 64  # samples per pass of batch_gradient
 
 
-@kernel
+@inlined_kernel
 def batch_gradient(params, plan, loss_code, X, Y, order, start, stop, grad, ws):
     """``accumulate_gradient`` through matrix products, a block of samples at a time.
 
@@ -614,6 +614,12 @@ def gradient_sum(params, plan, loss_code, X, Y, order, start, stop, grad, ws):
     """Add the gradient over samples ``order[start:stop]`` into ``grad``; return the unscaled loss sum.
 
     ``batch_gradient`` for large networks, ``accumulate_gradient`` for small ones.
+
+    The one kernel that another kernel (``minibatch_epoch``) calls without
+    inlining it (``_jit.inlined_kernel``): ``MLP.gradient`` and the minibatch
+    epoch share this compile of every activation, which inlined would cost
+    some 8 s more.  Its copy inside ``minibatch_epoch`` and this one give the
+    same bits (``tests/test_cache.py`` checks it after a ``gradient`` call).
     """
     if stop - start > 1 and plan[plan.shape[0] - 1, B_OFFSET] > BATCHED_GRADIENT_WEIGHTS:
         return batch_gradient(params, plan, loss_code, X, Y, order, start, stop, grad, ws)

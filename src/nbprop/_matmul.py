@@ -34,7 +34,7 @@ from numba import types
 from numba.core import cgutils, config, errors
 from numba.extending import intrinsic
 
-from ._jit import U, cast_like, inlined, kernel
+from ._jit import U, cast_like, inlined, inlined_kernel, kernel
 
 
 def _has_avx512():
@@ -52,7 +52,7 @@ def _has_avx512():
 
 # ------------------------------------------------------------- dot form
 
-@kernel
+@inlined_kernel
 def dot_tile(A, a0, a1, a2, a3, B, b0, b1, b2, b3, k):
     """The 16 dot products ``A[a_r : a_r + k] . B[b_c : b_c + k]``, row-major ``(r, c)``.
 
@@ -87,7 +87,7 @@ def dot_tile(A, a0, a1, a2, a3, B, b0, b1, b2, b3, k):
     return (s00, s01, s02, s03, s10, s11, s12, s13, s20, s21, s22, s23, s30, s31, s32, s33)
 
 
-@kernel
+@inlined_kernel
 def add_products(A, a_start, a_stride, m, B, b_start, b_stride, n, k, C, c_start, c_stride, sign):
     """``C[r, c] += sign * (A[r] . B[c])`` for ``r < m``, ``c < n``: ``C += sign A B^T``.
 
@@ -293,7 +293,7 @@ def tile_columns(dtype):
     return TILE_VECTORS * VECTOR_BYTES // np.dtype(dtype).itemsize
 
 
-@kernel
+@inlined_kernel
 def add_outer_products(A, a_start, a_row, a_step, m, B, b_start, b_step, n, k, C, c_start, c_stride,
                        alpha):
     """``C[r, c] += alpha sum_p A[a_start + r a_row + p a_step] B[b_start + p b_step + c]``.
@@ -441,7 +441,7 @@ def panel_of(b, n, wide, lanes):
     return b - (b - full) % lanes, lanes
 
 
-@kernel
+@inlined_kernel
 def add_panel_products(W, w_start, w_row, m, k, T, t_unit, n, n_units, c_unit):
     """``C[r, b] += sum_p W[w_start + r w_row + p] T[t_unit + p, b]`` for ``r < m``, ``p < k``, every ``b < n``.
 
@@ -524,7 +524,7 @@ def unpack_panels(panels, n_units, unit0, count, m, dst, row0, col0):
         s += w
 
 
-@kernel
+@inlined_kernel
 def panel_layer(params, w0, b0, fan_in, fan_out, panels, i0, o0, m, n_units):
     """A layer's ``Z = W A + b`` in the panels of ``m`` samples: units ``o0 ...`` from units ``i0 ...``.
 

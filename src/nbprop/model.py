@@ -349,6 +349,13 @@ class MLP:
         5
         """
         X, Y = self._data(X, Y)
+        for name, data in (("X", X), ("Y", Y)):
+            # The kernels are compiled on the promise that their arrays do not
+            # overlap (_jit.kernel); fit writes into params as it reads X and Y.
+            if np.may_share_memory(data, self._params):
+                raise ValueError(f"{name}: shares memory with this model's parameters (params, weights or "
+                                 f"biases), which fit overwrites as it reads {name}; pass a copy, "
+                                 f"e.g. {name}.copy()")
         options = training.fit_options(
             epochs, lr, batch_size, shuffle, momentum, nesterov, weight_decay, schedule, seed,
             on_divergence, checkpoint, checkpoint_every, early_stopping, patience, tol,

@@ -1,14 +1,24 @@
-"""Many networks at once: :class:`Ensemble` trains N networks of one shape in one compiled call.
+"""Many networks at once: :class:`Ensemble` trains N networks of one shape on every core.
 
 ``nbprop.Ensemble`` is the same class.
 
-The networks are spread over the cores by a Numba ``prange`` over networks;
-each network runs exactly the per-sample (or minibatch) loop that
-:meth:`nbprop.MLP.fit` runs, the same kernel on the same numbers in the same
+The networks are spread over a pool of threads, handed out one at a time,
+and each runs the compiled epoch of :meth:`nbprop.MLP.fit` itself: the same
+machine code (the kernels release the GIL) on the same numbers in the same
 order, so member ``i`` ends bit-identical to ``MLP(..., seed=seeds[i])``
 trained alone with ``fit`` on the same data, learning rate and options.
 Nothing is shared between networks while they train, so there is no
 synchronisation inside an epoch and the work scales with the cores.
+
+Why threads calling ``MLP.fit``'s kernels rather than one compiled call with
+a ``prange`` over the members (this module's first design): a compiled
+caller gets its own copy of every kernel it calls, optimised again inside
+it, and under reassociation a copy may round differently, so the members
+could differ from ``MLP.fit`` in the last bits depending on which copy the
+process happened to compile or load first; and that caller was a second
+compile of every per-network loop, about 30 s with an empty cache.  The
+price is a Python call per member per slice of an epoch (microseconds,
+against slices of about 0.1 s).
 
 Why a class and not a function: training many networks is rarely one call.
 An :class:`Ensemble` keeps every member's state (parameters, momentum,
@@ -17,28 +27,26 @@ can be called again to continue exactly; it predicts (the mean over members,
 or every member's output); and each member is a plain :class:`nbprop.MLP`
 that can be saved, copied, or trained on alone.
 
-Threads: the number of threads follows :func:`numba.set_num_threads` (by
-default all the cores Numba sees, ``NUMBA_NUM_THREADS``), or the
-``n_threads`` argument of :meth:`Ensemble.fit` and :meth:`Ensemble.predict`
-for that call only.  The kernels release the GIL, so different models can
-also be trained from a :class:`concurrent.futures.ThreadPoolExecutor`.
+Threads: as many as :func:`numba.get_num_threads` says (by default all the
+cores Numba sees, ``NUMBA_NUM_THREADS``; change it with
+:func:`numba.set_num_threads`), or the ``n_threads`` argument of
+:meth:`Ensemble.fit`, :meth:`Ensemble.predict` and :meth:`Ensemble.loss` for
+that call only.  Different models can also be trained from a
+:class:`concurrent.futures.ThreadPoolExecutor` of one's own.
 
 This module imports only NumPy and Numba; running many fits on a Dask or Ray
 cluster goes through the scikit-learn estimators and joblib (see the README).
 """
 
+import concurrent.futures
 import contextlib
-import functools
-import hashlib
 import math
-import os
 import threading
 import time
 import warnings
 
 import numba
 import numpy as np
-from numba import njit, prange
 
 from . import _kernels, training
 from ._jit import call_specialised
@@ -48,111 +56,6 @@ from .training import DivergenceError, DivergenceWarning, History
 
 __all__ = ["Ensemble"]
 
-
-# --------------------------------------------------------------------- kernels
-#
-# The kernels below call the per-network kernels of ``_kernels``, which Numba
-# compiles into them.  Numba's on-disk cache checks only the source file of the
-# function it caches, so an edit of ``_kernels.py`` (or of a module it inlines,
-# or of ``_jit.py``'s compile flags) would leave a cached ``_train_slice``
-# running the old per-network loop, no longer equal to ``MLP.fit``.  The
-# kernels are therefore closures over a hash of the package's sources: Numba
-# puts a closure's variables into its cache key, so any change there compiles
-# afresh.  Every module of the package counts, not a list of names, so that a
-# module the kernels start to import later cannot be forgotten; the price is a
-# recompilation after an edit anywhere in nbprop, which only developers pay.
-
-
-def _sources_stamp(folder=None):
-    """A number that changes whenever the source of any module of the package does.
-
-    ``folder`` is the package's folder (by default this file's); ``parallel.py``
-    itself is left out, since Numba's cache already follows it.
-    """
-    folder = folder or os.path.dirname(os.path.abspath(__file__))
-    digest = hashlib.sha256()
-    names = sorted(name for name in os.listdir(folder)
-                   if name.endswith(".py") and name != "parallel.py")
-    for name in names:
-        try:
-            with open(os.path.join(folder, name), "rb") as source:
-                digest.update(name.encode() + b"\0" + source.read())
-        except OSError:  # unreadable: its name and Numba's version stand in
-            digest.update(f"{name} {numba.__version__}".encode())
-    if not names:  # no sources (e.g. a bytecode-only install): Numba's version stands in
-        digest.update(f"numba {numba.__version__}".encode())
-    return int(digest.hexdigest()[:15], 16)
-
-
-def _build_kernels(stamp):
-    @njit(cache=True, nogil=True, parallel=True)
-    def train_slice(params, velocity, grad, n_params, plan, loss_code, X, Y, orders, lengths,
-                    batches, first, last, lrs, schedule, p1, p2, steps, epochs, momenta, nesterov,
-                    decays, ws, ws_shape, totals, active, among, architecture):
-        """Batches ``[first, last)`` of the current epoch of every active member, in parallel.
-
-        Member ``m`` visits ``X[orders[m, :lengths[m]]]`` in batches of
-        ``batches[m]`` samples; this call covers its samples
-        ``[first * batches[m], last * batches[m])``.  Each member runs
-        ``_kernels.sgd_epoch`` (batch 1) or ``_kernels.minibatch_epoch`` on its
-        own rows of ``params``, ``velocity``, ``grad`` and ``ws``, carrying its
-        running loss ``totals[m]`` and update counter ``steps[m]`` exactly as
-        ``MLP.fit`` carries them across its slices.  Rows are padded (see
-        ``_padded``); row ``m`` of ``ws`` holds the member's workspace of
-        shape ``ws_shape``.  Compiled in as constants (``_jit.call_specialised``),
-        as ``MLP.fit`` compiles them: ``among``, the ``_kernels.network_codes``,
-        and ``architecture``, None or for a tiny network its
-        ``_kernels.tiny_architecture``.  The members must run the compiled
-        functions ``MLP.fit`` runs (the same signatures), not copies of them:
-        Numba links a copy of every callee into each caller and optimises it
-        again there, and with reassociation allowed a copy may sum in another
-        order.  In one process every caller binds to the first copy loaded.
-        """
-        version = stamp  # noqa: F841  (part of the cache key, see above)
-        rows, units = ws_shape
-        for m in prange(params.shape[0]):
-            if active[m]:
-                batch = batches[m]
-                start = first * batch
-                stop = min(last * batch, lengths[m])
-                if start < stop:
-                    order = orders[m, start:stop]
-                    member_ws = ws[m, :rows * units].reshape((rows, units))
-                    if batch == 1:
-                        total, step = _kernels.sgd_epoch(
-                            params[m, :n_params], velocity[m, :n_params], plan, loss_code, X, Y,
-                            order, lrs[m], schedule, p1, p2, steps[m], epochs[m], momenta[m],
-                            nesterov, decays[m], member_ws, totals[m], among, architecture)
-                    else:
-                        total, step = _kernels.minibatch_epoch(
-                            params[m, :n_params], velocity[m, :n_params], grad[m, :n_params], plan,
-                            loss_code, X, Y, order, batch, lrs[m], schedule, p1, p2, steps[m],
-                            epochs[m], momenta[m], nesterov, decays[m], member_ws, totals[m])
-                    totals[m] = total
-                    steps[m] = step
-
-    @njit(cache=True, nogil=True, parallel=True)
-    def predict_members(params, n_params, plan, X, out, ws, ws_shape):
-        """``out[m] = member m's outputs on X`` for every member, in parallel."""
-        version = stamp  # noqa: F841
-        rows, units = ws_shape
-        for m in prange(params.shape[0]):
-            _kernels.predict(params[m, :n_params], plan, X, out[m],
-                             ws[m, :rows * units].reshape((rows, units)))
-
-    @njit(cache=True, nogil=True, parallel=True)
-    def loss_members(params, n_params, plan, loss_code, X, Y, ws, ws_shape, out, among):
-        """``out[m] = member m's unscaled loss sum over X, Y``, in parallel (``among`` as in ``train_slice``)."""
-        version = stamp  # noqa: F841
-        rows, units = ws_shape
-        for m in prange(params.shape[0]):
-            out[m] = _kernels.loss_sum(params[m, :n_params], plan, loss_code, X, Y,
-                                       ws[m, :rows * units].reshape((rows, units)), among)
-
-    return train_slice, predict_members, loss_members
-
-
-_train_slice, _predict_members, _loss_members = _build_kernels(_sources_stamp())
 
 # Members' rows in the stacked arrays start at least this many bytes apart, on
 # a boundary of that size, so that two threads never write into one cache line
@@ -173,49 +76,55 @@ def _padded(n_rows, n_cols, dtype):
     return raw[skip:skip + n_rows * stride].reshape(n_rows, stride)
 
 
-# Numba's "workqueue" threading layer (used when neither TBB nor OpenMP is
-# available) must not be entered by two threads at once; the others are
-# thread-safe.  Until the first launch tells us which layer is in use,
-# launches are serialised.
-_LAUNCH_LOCK = threading.Lock()
-_LAYER = [None]
+def _run_members(task, members, n_threads):
+    """``task(m)`` for every ``m`` in ``members``, on up to ``n_threads`` threads, the calling one included.
 
-
-def _launch(kernel, *args, constants=()):
-    """Call a parallel kernel with members handed to threads one at a time.
-
-    Numba's default schedule splits the members into one block per thread up
-    front; handing them out one by one (chunk size 1) keeps every thread busy
-    when members differ in work (``subsets`` of different sizes) or a core is
-    shared with another process.  The chunk size is Numba's per-thread
-    setting and is restored afterwards.  ``constants`` (ints or None) are the
-    kernel's last arguments, compiled in (``_jit.call_specialised``).
+    The threads take the members one at a time, so every thread stays busy
+    when members differ in work (``subsets`` of different sizes) or a core
+    is shared with another process.  With one thread (or one member) the
+    calling thread runs them in order.  If a task raises, or the caller is
+    interrupted (Ctrl-C), no further member is started and the running ones
+    finish before the first error is raised: nothing writes into the
+    caller's arrays once this has returned or raised.
     """
-    call = functools.partial(call_specialised, kernel, constants=constants) if constants else kernel
-    previous = numba.set_parallel_chunksize(1)
-    try:
-        if _LAYER[0] in (None, "workqueue"):
-            with _LAUNCH_LOCK:
-                result = call(*args)
-                _LAYER[0] = numba.threading_layer()
-            return result
-        return call(*args)
-    finally:
-        numba.set_parallel_chunksize(previous)
-
-
-@contextlib.contextmanager
-def _threads(n_threads):
-    """Run the enclosed parallel kernels on ``n_threads`` threads (None: Numba's current setting)."""
-    if n_threads is None:
-        yield numba.get_num_threads()
+    members = list(members)
+    n_threads = min(n_threads, len(members))
+    if n_threads <= 1:
+        for m in members:
+            task(m)
         return
-    previous = numba.get_num_threads()
-    numba.set_num_threads(n_threads)
+    pending = iter(members)
+    taking = threading.Lock()
+    errors = []
+
+    def work():
+        while not errors:
+            with taking:
+                m = next(pending, None)
+            if m is None:
+                return
+            try:
+                task(m)
+            except BaseException as error:
+                errors.append(error)
+
+    helpers = [threading.Thread(target=work, name="nbprop-ensemble", daemon=True)
+               for _ in range(n_threads - 1)]
+    for helper in helpers:
+        helper.start()
     try:
-        yield n_threads
-    finally:
-        numba.set_num_threads(previous)
+        work()
+    except BaseException as error:  # Ctrl-C between two members
+        errors.append(error)
+    errors.append(None)  # the helpers stop at their next member
+    for helper in helpers:
+        while helper.is_alive():
+            try:
+                helper.join()
+            except BaseException as error:  # Ctrl-C while waiting: still wait
+                errors.append(error)
+    if errors[0] is not None:
+        raise errors[0]
 
 
 def _whole(rounds, unit):
@@ -223,14 +132,28 @@ def _whole(rounds, unit):
     return max(unit, rounds // unit * unit)
 
 
-def _check_threads(n_threads):
+def _member_losses(first, params, workspaces, X, Y, members, n_threads):
+    """Unscaled loss sums over ``X, Y`` of the networks ``params[m]``, ``m`` in ``members`` (NaN for the rest).
+
+    Each is ``MLP.loss``'s kernel call (``first``: any member, for the
+    architecture and loss), on its own workspace ``workspaces[m]``.
+    """
+    among = _kernels.network_codes(first._plan, first._loss_code)
+    totals = np.full(len(params), np.nan)
+
+    def loss(m):
+        totals[m] = call_specialised(_kernels.loss_sum, params[m], first._plan, first._loss_code, X, Y,
+                                     workspaces[m], constants=(among,))
+
+    _run_members(loss, members, n_threads)
+    return totals
+
+
+def _thread_count(n_threads):
+    """``n_threads`` checked, or by default Numba's current setting (``numba.get_num_threads``)."""
     if n_threads is None:
-        return None
-    n_threads = positive_int(n_threads, "n_threads")
-    if n_threads > numba.config.NUMBA_NUM_THREADS:
-        raise ValueError(f"n_threads: expected at most {numba.config.NUMBA_NUM_THREADS} (Numba's "
-                         f"NUMBA_NUM_THREADS, set before Numba starts its threads), got {n_threads}")
-    return n_threads
+        return numba.get_num_threads()
+    return positive_int(n_threads, "n_threads")
 
 
 # -------------------------------------------------------------------- Ensemble
@@ -240,8 +163,8 @@ class Ensemble:
     """N networks of one architecture, trained together on every core.
 
     Member ``i`` is ``MLP(sizes, activation, output_activation, loss, dtype,
-    seed=seeds[i])``.  :meth:`fit` trains all members in one compiled call
-    per slice of an epoch, members spread over the threads, and leaves each
+    seed=seeds[i])``.  :meth:`fit` trains all members, spread over a pool of threads, each
+    running the compiled epoch ``MLP.fit`` runs, and leaves each
     one exactly where :meth:`nbprop.MLP.fit` would have left it.
 
     Parameters
@@ -479,13 +402,16 @@ class Ensemble:
         >>> ens.predict_members([[0.0, 1.0], [1.0, 0.0]]).shape
         (3, 2, 1)
         """
-        n_threads = _check_threads(n_threads)
+        n_threads = _thread_count(n_threads)
         first = self.members[0]
         X = as_inputs(X, first.sizes[0], self.dtype)
         out = np.empty((self.n_members, X.shape[0], first.sizes[-1]), dtype=self.dtype)
-        with _threads(n_threads):
-            _launch(_predict_members, self._stacked_params(), self.n_params, first._plan, X, out,
-                    *self._workspaces())
+
+        def predict(m):  # MLP.predict's kernel call
+            member = self.members[m]
+            _kernels.predict(member._params, member._plan, X, out[m], member._new_workspace())
+
+        _run_members(predict, range(self.n_members), n_threads)
         return out
 
     def predict(self, X, n_threads=None):
@@ -542,32 +468,19 @@ class Ensemble:
         >>> ens.loss([0.0, 1.0], [1.0, 2.0])
         array([1., 0.])
         """
-        n_threads = _check_threads(n_threads)
+        n_threads = _thread_count(n_threads)
         first = self.members[0]
         X, Y = first._data(X, Y)
-        with _threads(n_threads):
-            totals = self._member_losses(X, Y)
+        params = [member._params for member in self.members]
+        workspaces = [member._new_workspace() for member in self.members]
+        totals = _member_losses(first, params, workspaces, X, Y, range(self.n_members), n_threads)
         return totals * first._normaliser(X.shape[0])
 
-    def _member_losses(self, X, Y):
-        totals = np.empty(self.n_members, dtype=np.float64)
-        first = self.members[0]
-        ws, ws_shape = self._workspaces()
-        _launch(_loss_members, self._stacked_params(), self.n_params, first._plan, first._loss_code,
-                X, Y, ws, ws_shape, totals, constants=(_kernels.network_codes(first._plan, first._loss_code),))
-        return totals
-
     def _workspaces(self):
-        """Padded per-member workspaces and the shape of one (see ``_padded``)."""
-        shape = self.members[0]._workspace.shape
-        return _padded(self.n_members, shape[0] * shape[1], self.dtype), (int(shape[0]), int(shape[1]))
-
-    def _stacked_params(self):
-        """The members' parameters in padded rows (see ``_padded``)."""
-        stacked = _padded(self.n_members, self.n_params, self.dtype)
-        for row, member in zip(stacked, self.members):
-            row[:self.n_params] = member._params
-        return stacked
+        """One workspace per member, of the shape ``MLP`` uses, in padded rows (see ``_padded``)."""
+        rows, units = self.members[0]._workspace.shape
+        stacked = _padded(self.n_members, rows * units, self.dtype)
+        return [stacked[m, :rows * units].reshape(rows, units) for m in range(self.n_members)]
 
     # ------------------------------------------------------------- training
 
@@ -651,7 +564,7 @@ class Ensemble:
         """
         first = self.members[0]
         X, Y = first._data(X, Y)
-        n_threads = _check_threads(n_threads)
+        n_threads = _thread_count(n_threads)
         n = self.n_members
         lrs = _per_member(lr, "lr", n, low_open=True)
         momenta = _per_member(momentum, "momentum", n, high=1.0)
@@ -671,10 +584,10 @@ class Ensemble:
             if not (isinstance(validation, (tuple, list)) and len(validation) == 2):
                 raise TypeError(f"validation: expected a pair (X_val, Y_val), got {validation!r}")
             Xv, Yv = first._data(validation[0], validation[1], names=("validation[0]", "validation[1]"))
-        with self._exclusive("fit"), _threads(n_threads):
-            return self._train(X, Y, rows, options, lrs, momenta, decays, Xv, Yv)
+        with self._exclusive("fit"):
+            return self._train(X, Y, rows, options, lrs, momenta, decays, Xv, Yv, n_threads)
 
-    def _train(self, X, Y, rows, options, lrs, momenta, decays, Xv, Yv):
+    def _train(self, X, Y, rows, options, lrs, momenta, decays, Xv, Yv, n_threads):
         members, n = self.members, self.n_members
         first = members[0]
         dtype = self.dtype
@@ -692,42 +605,41 @@ class Ensemble:
         steps = np.array([member._step for member in members], dtype=np.int64)
         epoch_of = np.array([member._epoch for member in members], dtype=np.int64)
         rngs = [member._shuffle_rng for member in members]
-        ws, ws_shape = self._workspaces()
+        workspaces = self._workspaces()
         orders = np.zeros((n, int(lengths.max())), dtype=np.int64)
         totals = np.zeros(n, dtype=np.float64)
         active = np.ones(n, dtype=np.bool_)  # members still training (not diverged)
-        lr_arr, mom_arr, decay_arr = (np.array(v, dtype=dtype) for v in (lrs, momenta, decays))
-        schedule, p1, p2 = options.schedule._kernel_args()
         normalisers = [first._normaliser(int(length)) for length in lengths]
-
-        # A tiny network trains through the loop compiled for its architecture,
-        # as in MLP.fit (members with momentum or weight decay still take the
-        # other loops: _kernels.sgd_epoch chooses per member).
-        architecture = None
-        tiny_members = [batch == 1 and momentum == 0.0 and decay == 0.0
-                        for batch, momentum, decay in zip(batches, mom_arr, decay_arr)]
-        if _kernels.per_sample_loop(first._plan, 0.0, 0.0) == _kernels.TINY_LOOP and any(tiny_members):
-            # (only then: train_slice compiled for an architecture is a compile of its own)
-            architecture = _kernels.tiny_architecture(first._plan, first._loss_code)
-        # Compiled for the network's codes, as MLP.fit's loops are: the members
-        # then run the very functions MLP.fit runs (see train_slice).
-        among = _kernels.network_codes(first._plan, first._loss_code)
-
-        def run(first_round, last_round):
-            args = (params, velocity, grad, P, first._plan, first._loss_code, X, Y, orders, lengths,
-                    batches, first_round, last_round, lr_arr, schedule, p1, p2, steps, epoch_of,
-                    mom_arr, options.nesterov, decay_arr, ws, ws_shape, totals, active)
-            _launch(_train_slice, *args, constants=(among, architecture))
 
         histories = [History() for _ in members]
         self.history_ = histories
         for member, history in zip(members, histories):
             member.history_ = history
         started = time.perf_counter()
-        run(0, 0)  # compiles or loads the kernel; trains nothing
+        # Each member's epoch, bound to its rows of the working copies: the
+        # compiled functions MLP.fit would run for it, with arguments of the
+        # same types (compiled or loaded by the first member that needs them).
+        entries = {}
+        runners = [training.epoch_runner(params[m, :P], velocity[m, :P], grad[m, :P], workspaces[m],
+                                         first._plan, first._loss_code, X, Y, lrs[m], momenta[m], decays[m],
+                                         options.nesterov, options.schedule, int(batches[m]), entries)
+                   for m in range(n)]
+        for m in range(n):  # compiles what the creation did not (the minibatch epoch); trains nothing
+            runners[m](orders[m, :0], int(steps[m]), int(epoch_of[m]), 0.0)
         compile_seconds = time.perf_counter() - started
         for history in histories:
             history.compile_seconds = compile_seconds
+
+        def run(first_round, last_round):
+            """Batches ``[first_round, last_round)`` of the current epoch of every active member."""
+            def train_member(m):
+                batch = int(batches[m])
+                start, stop = first_round * batch, min(last_round * batch, int(lengths[m]))
+                if start < stop:
+                    totals[m], steps[m] = runners[m](orders[m, start:stop], int(steps[m]), int(epoch_of[m]),
+                                                     float(totals[m]))
+
+            _run_members(train_member, np.flatnonzero(active), n_threads)
 
         # Slices of the epoch, counted in batches, adapted to about
         # training.CHUNK_SECONDS per call so that Ctrl-C is honoured promptly.
@@ -778,9 +690,8 @@ class Ensemble:
                         rngs[m].bit_generator.state = saved[4][m]
                     active[diverged] = False
                     if Xv is not None and done.size:
-                        losses = np.empty(n, dtype=np.float64)
-                        _launch(_loss_members, params, P, first._plan, first._loss_code, Xv, Yv, ws,
-                                ws_shape, losses, constants=(among,))
+                        losses = _member_losses(first, [params[m, :P] for m in range(n)], workspaces,
+                                                Xv, Yv, done, n_threads)
                         for m in done:
                             histories[m].val_loss.append(float(losses[m] * first._normaliser(Xv.shape[0])))
                 except BaseException:

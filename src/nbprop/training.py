@@ -317,7 +317,7 @@ def train(model, X, Y, options, Xv=None, Yv=None):
     chunks = _Chunks(_kernels.SAMPLE_BLOCK if batch == 1 else batch, n)
     started = time.perf_counter()
     run = _kernel_runner(model, X, Y, options, batch)
-    run(np.empty(0, dtype=np.int64), model._step, 0.0)  # compiles or loads the kernel; trains nothing
+    run(np.empty(0, dtype=np.int64), model._step, model._epoch, 0.0)  # compiles or loads the kernel; trains nothing
     history.compile_seconds = time.perf_counter() - started
 
     normaliser = model._normaliser(n)
@@ -338,7 +338,7 @@ def train(model, X, Y, options, Xv=None, Yv=None):
                 while start < n:  # slices of adaptive length, back to back
                     stop = min(n, start + chunks.size)
                     chunk_started = time.perf_counter()
-                    total, step = run(order[start:stop], step, total)
+                    total, step = run(order[start:stop], step, model._epoch, total)
                     chunks.observe(stop - start, time.perf_counter() - chunk_started)
                     start = stop
                 seconds = time.perf_counter() - started
@@ -391,35 +391,54 @@ def train(model, X, Y, options, Xv=None, Yv=None):
 
 
 def _kernel_runner(model, X, Y, options, batch):
-    """``run(order_slice, step, total) -> (total, step)`` for this fit's settings."""
-    cast = model.dtype.type
-    lr, momentum, decay = cast(options.lr), cast(options.momentum), cast(options.weight_decay)
-    schedule, p1, p2 = options.schedule._kernel_args()
-    nesterov = options.nesterov
+    """``run(order_slice, step, epoch, total) -> (total, step)`` for this fit's settings."""
+    return epoch_runner(model._params, model._velocity, model._grad, model._workspace, model._plan,
+                        model._loss_code, X, Y, options.lr, options.momentum, options.weight_decay,
+                        options.nesterov, options.schedule, batch)
+
+
+def epoch_runner(params, velocity, grad, workspace, plan, loss_code, X, Y, lr, momentum, weight_decay,
+                 nesterov, schedule, batch, entries=None):
+    """The compiled epoch ``MLP.fit`` runs, bound to one network's arrays and options.
+
+    Returns ``run(order, step, epoch, total) -> (total, step)``, which trains
+    on ``X[order], Y[order]`` (per sample if ``batch`` is 1, else in batches
+    of ``batch``) and carries the running loss ``total`` and the update
+    counter ``step`` from slice to slice.  ``Ensemble.fit`` binds one per
+    member, so that its members run the very compiled functions ``MLP.fit``
+    runs, with arguments of the same types; it passes one dict as
+    ``entries`` to all of them, where the compiled loops are kept by loop
+    and constants (the members' arrays have the same types), so that only
+    the first member pays for looking them up.
+    """
+    cast = params.dtype.type
+    lr, momentum, weight_decay = cast(lr), cast(momentum), cast(weight_decay)
+    schedule, p1, p2 = schedule._kernel_args()
 
     # The loop sgd_epoch would choose, called directly (only it is compiled),
     # with what it compiles in: the tiny loop its architecture, the blocked and
     # general loops the network's codes (activations and loss).
-    loop = _kernels.per_sample_loop(model._plan, momentum, decay)
+    loop = _kernels.per_sample_loop(plan, momentum, weight_decay)
     per_sample = _kernels.PER_SAMPLE_LOOPS[loop]
 
-    def per_sample_args(order, step, total):
-        return (model._params, model._velocity, model._plan, model._loss_code, X, Y, order,
-                lr, schedule, p1, p2, step, model._epoch, momentum, nesterov, decay,
-                model._workspace, total)
+    def per_sample_args(order, step, epoch, total):
+        return (params, velocity, plan, loss_code, X, Y, order, lr, schedule, p1, p2, step, epoch,
+                momentum, nesterov, weight_decay, workspace, total)
 
-    constants = _kernels.loop_constants(loop, model._plan, model._loss_code)
-    if batch == 1 and constants:  # every call of this fit passes arguments of these types
-        per_sample = specialise(per_sample, *per_sample_args(np.empty(0, dtype=np.int64), model._step, 0.0),
-                                constants=constants)
+    constants = _kernels.loop_constants(loop, plan, loss_code)
+    if batch == 1 and constants:  # every call passes arguments of these types
+        entries = {} if entries is None else entries
+        if (loop, constants) not in entries:
+            entries[loop, constants] = specialise(
+                per_sample, *per_sample_args(np.empty(0, dtype=np.int64), 0, 0, 0.0), constants=constants)
+        per_sample = entries[loop, constants]
 
-    def run(order, step, total):
+    def run(order, step, epoch, total):
         if batch == 1:
-            return per_sample(*per_sample_args(order, step, total))
-        return _kernels.minibatch_epoch(
-            model._params, model._velocity, model._grad, model._plan, model._loss_code, X, Y, order,
-            batch, lr, schedule, p1, p2, step, model._epoch, momentum, nesterov, decay,
-            model._workspace, total)
+            return per_sample(*per_sample_args(order, step, epoch, total))
+        return _kernels.minibatch_epoch(params, velocity, grad, plan, loss_code, X, Y, order, batch, lr,
+                                        schedule, p1, p2, step, epoch, momentum, nesterov, weight_decay,
+                                        workspace, total)
 
     return run
 

@@ -1,0 +1,79 @@
+"""Same bits whether the kernels were just compiled or loaded from Numba's on-disk cache.
+
+A kernel compiled on its own is also linked, as a copy optimised again, into
+every compiled caller; under reassociation a copy may sum in another order,
+and which copy a call reaches depends on what the process compiled or loaded
+first.  So each case here runs in fresh processes sharing one cache folder:
+first empty (everything compiled), then full (everything loaded), then full
+with the cases in the opposite order.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+CHILD = r"""
+import hashlib, json, sys
+import numpy as np
+import nbprop
+
+def bits(*arrays):
+    digest = hashlib.sha256()
+    for array in arrays:
+        digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()[:16]
+
+rng = np.random.default_rng(0)
+X = rng.normal(size=(300, 8))
+Y = np.sin(X.sum(axis=1, keepdims=True))
+
+def per_sample(sizes, activation, dtype, **options):
+    net = nbprop.MLP(sizes, activation=activation, seed=0, dtype=dtype)
+    targets = np.repeat(Y, sizes[-1], axis=1)
+    net.fit(X, targets, epochs=2, lr=0.01, **options)
+    return bits(net.params, net.predict(X), np.float64(net.loss(X, targets)))
+
+def minibatch():
+    net = nbprop.MLP([8, 16, 3], activation="elu", output_activation="softmax", loss="cross_entropy", seed=0)
+    labels = (X[:, 0] > 0).astype(int) + (X[:, 1] > 0)
+    gradient = net.gradient(X, labels)  # gradient_sum on its own, then inside the minibatch epoch
+    net.fit(X, labels, epochs=2, lr=0.05, batch_size=8, momentum=0.5)
+    return bits(gradient, net.params, net.predict(X))
+
+def ensemble():
+    ens = nbprop.Ensemble([8, 32, 32, 1], seeds=[0, 1], activation="tanh")
+    ens.fit(X, Y, epochs=2, lr=0.01, n_threads=2)
+    alone = nbprop.MLP([8, 32, 32, 1], activation="tanh", seed=1)
+    alone.fit(X, Y, epochs=2, lr=0.01)
+    assert (alone.params == ens.members[1].params).all(), "member 1 differs from MLP.fit"
+    return bits(ens.params, ens.predict_members(X), ens.loss(X, Y))
+
+CASES = {
+    "general": lambda: per_sample([8, 32, 32, 1], "tanh", "float64"),
+    "general momentum": lambda: per_sample([8, 32, 32, 1], "sigmoid", "float64", momentum=0.9, weight_decay=1e-3),
+    "shallow": lambda: per_sample([8, 64, 3], "relu", "float64"),
+    "blocked float32": lambda: per_sample([8, 300, 20, 1], "sigmoid", "float32"),
+    "minibatch": minibatch,
+    "ensemble": ensemble,
+}
+names = list(CASES) if sys.argv[1] == "forward" else list(reversed(CASES))
+print(json.dumps({name: CASES[name]() for name in names}))
+"""
+
+
+def run_child(cache_dir, order):
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(cache_dir))
+    done = subprocess.run([sys.executable, "-c", CHILD, order], env=env, capture_output=True, text=True,
+                          timeout=900)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_fits_give_the_same_bits_from_a_cold_and_a_warm_cache(tmp_path):
+    cold = run_child(tmp_path, "forward")
+    assert any(tmp_path.rglob("*.nbc")), "the first run should have filled the cache"
+    warm = run_child(tmp_path, "forward")
+    warm_reversed = run_child(tmp_path, "reversed")
+    assert warm == cold
+    assert warm_reversed == cold
