@@ -25,36 +25,45 @@ def bits(*arrays):
     return digest.hexdigest()[:16]
 
 rng = np.random.default_rng(0)
-X = rng.normal(size=(300, 8))
-Y = np.sin(X.sum(axis=1, keepdims=True))
+X = rng.normal(size=(300, 80))
+Y = np.sin(X[:, :8].sum(axis=1, keepdims=True))
 
-def per_sample(sizes, activation, dtype, **options):
+def per_sample(sizes, activation, dtype, expected_loop, **options):
+    from nbprop import _kernels
     net = nbprop.MLP(sizes, activation=activation, seed=0, dtype=dtype)
-    targets = np.repeat(Y, sizes[-1], axis=1)
-    net.fit(X, targets, epochs=2, lr=0.01, **options)
-    return bits(net.params, net.predict(X), np.float64(net.loss(X, targets)))
+    momentum, decay = options.get("momentum", 0.0), options.get("weight_decay", 0.0)
+    assert _kernels.per_sample_loop(net._plan, momentum, decay) == expected_loop, sizes
+    inputs, targets = X[:, :sizes[0]], np.repeat(Y, sizes[-1], axis=1)
+    net.fit(inputs, targets, epochs=2, lr=0.01, **options)
+    return bits(net.params, net.predict(inputs), np.float64(net.loss(inputs, targets)))
 
-def minibatch():
-    net = nbprop.MLP([8, 16, 3], activation="elu", output_activation="softmax", loss="cross_entropy", seed=0)
-    labels = (X[:, 0] > 0).astype(int) + (X[:, 1] > 0)
-    gradient = net.gradient(X, labels)  # gradient_sum on its own, then inside the minibatch epoch
-    net.fit(X, labels, epochs=2, lr=0.05, batch_size=8, momentum=0.5)
-    return bits(gradient, net.params, net.predict(X))
+def minibatch(sizes):
+    net = nbprop.MLP(sizes, activation="elu", output_activation="softmax", loss="cross_entropy", seed=0)
+    inputs = X[:, :sizes[0]]
+    labels = (inputs[:, 0] > 0).astype(int) + (inputs[:, 1] > 0)
+    gradient = net.gradient(inputs, labels)  # gradient_sum on its own, then inside the minibatch epoch
+    net.fit(inputs, labels, epochs=2, lr=0.05, batch_size=8, momentum=0.5)
+    return bits(gradient, net.params, net.predict(inputs))
 
 def ensemble():
+    inputs = X[:, :8]
     ens = nbprop.Ensemble([8, 32, 32, 1], seeds=[0, 1], activation="tanh")
-    ens.fit(X, Y, epochs=2, lr=0.01, n_threads=2)
+    ens.fit(inputs, Y, epochs=2, lr=0.01, n_threads=2)
     alone = nbprop.MLP([8, 32, 32, 1], activation="tanh", seed=1)
-    alone.fit(X, Y, epochs=2, lr=0.01)
+    alone.fit(inputs, Y, epochs=2, lr=0.01)
     assert (alone.params == ens.members[1].params).all(), "member 1 differs from MLP.fit"
-    return bits(ens.params, ens.predict_members(X), ens.loss(X, Y))
+    return bits(ens.params, ens.predict_members(inputs), ens.loss(inputs, Y))
 
+from nbprop._kernels import BLOCKED_LOOP, GENERAL_LOOP, SHALLOW_LOOP, TINY_LOOP
 CASES = {
-    "general": lambda: per_sample([8, 32, 32, 1], "tanh", "float64"),
-    "general momentum": lambda: per_sample([8, 32, 32, 1], "sigmoid", "float64", momentum=0.9, weight_decay=1e-3),
-    "shallow": lambda: per_sample([8, 64, 3], "relu", "float64"),
-    "blocked float32": lambda: per_sample([8, 300, 20, 1], "sigmoid", "float32"),
-    "minibatch": minibatch,
+    "tiny loop": lambda: per_sample([2, 4, 1], "tanh", "float64", TINY_LOOP),
+    "shallow loop": lambda: per_sample([8, 16, 3], "relu", "float64", SHALLOW_LOOP),
+    "blocked loop, float32": lambda: per_sample([80, 64, 1], "sigmoid", "float32", BLOCKED_LOOP),
+    "general loop": lambda: per_sample([8, 32, 32, 1], "tanh", "float64", GENERAL_LOOP),
+    "general loop, momentum": lambda: per_sample([8, 32, 32, 1], "sigmoid", "float64", GENERAL_LOOP,
+                                                 momentum=0.9, weight_decay=1e-3),
+    "minibatch, per-sample gradients": lambda: minibatch([8, 16, 3]),
+    "minibatch, batched gradients": lambda: minibatch([8, 64, 64, 3]),
     "ensemble": ensemble,
 }
 names = list(CASES) if sys.argv[1] == "forward" else list(reversed(CASES))

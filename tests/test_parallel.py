@@ -2,8 +2,10 @@
 
 import inspect
 import pickle
+import signal
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -62,8 +64,6 @@ CONFIGS = {
 @pytest.mark.parametrize("config", sorted(CONFIGS))
 @pytest.mark.parametrize("n_threads", [1, 2])
 def test_members_are_bit_identical_to_mlp_fit(config, n_threads):
-    if n_threads > numba.config.NUMBA_NUM_THREADS:
-        pytest.skip("needs 2 Numba threads")
     X, Y = data()
     spec = dict(sizes=[3, 6, 4, 1], activation="tanh")
     seeds = [3, 1, 4, 1, 5]  # a repeated seed is fine: members are still distinct networks
@@ -287,6 +287,38 @@ def test_handing_out_members_waits_for_running_tasks_before_raising():
     assert len(started) < 50  # the rest were cancelled
     time.sleep(0.1)
     assert finished == done  # and nothing ran afterwards
+
+
+def test_ctrl_c_while_the_caller_waits_still_waits_for_the_running_tasks():
+    main = threading.main_thread()
+    finished = []
+
+    def task(m):
+        if threading.current_thread() is not main:
+            time.sleep(0.6)
+            finished.append(m)
+
+    timer = threading.Timer(0.2, signal.pthread_kill, (main.ident, signal.SIGINT))
+    started = time.perf_counter()
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            parallel._run_members(task, range(4), 2)
+    finally:
+        timer.cancel()
+    assert len(finished) == 1 and time.perf_counter() - started >= 0.6  # the helper's task had ended
+
+
+def test_a_helpers_error_is_raised_when_the_caller_has_finished_its_share():
+    main = threading.main_thread()
+
+    def task(m):
+        if threading.current_thread() is not main:
+            time.sleep(0.2)
+            raise ValueError(f"member {m} failed")
+
+    with pytest.raises(ValueError, match=r"^member \d failed"):
+        parallel._run_members(task, range(2), 2)
 
 
 def test_handing_out_members_runs_every_member_once():

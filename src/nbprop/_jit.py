@@ -7,7 +7,10 @@
   so LLVM keeps values in registers across stores into another array and
   drops its run-time overlap checks: the per-sample loop of an 8-32-32-1
   network runs 4 to 17 % faster.  Every caller passes separate buffers;
-  ``MLP.fit`` refuses inputs that share memory with the parameters.
+  ``MLP.fit`` refuses inputs that share memory with the parameters.  (The
+  promise covers every pointer Numba passes, an array's reference count
+  too: compiled code must not pass two views of one array to a kernel it
+  does not inline.)
 * ``scalar``: the per-unit maths the kernels call (activations, losses, the
   update rule).  Its flags are set explicitly because Numba otherwise compiles
   a function with the flags of the kernel that first calls it, and caches it

@@ -9,9 +9,9 @@ and ``blocked_sgd_epoch`` and ``general_sgd_epoch`` the network's codes
 (``network_codes``: its activations and loss), so that a fit compiles the
 arithmetic of those alone: each activation's loop inlines its exponential
 and vectorises it, and a cold fit used to wait for all seven (the README's
-start-up section has the figures).  ``loss_sum`` and ``Ensemble``'s loops
-take the same constant, so that they run the very functions the fit
-compiled; the other kernels are compiled for ``ANY_NETWORK``, every code.
+start-up section has the figures).  ``loss_sum`` takes the same constant
+(``Ensemble`` runs the fit's own loops); the other kernels are compiled for
+``ANY_NETWORK``, every code.
 The network's shape arrives as the
 *plan* table of ``_layout.py``; the per-unit scratch space as the workspace
 ``ws``, a ``(4, n_units)`` array whose rows hold, for every unit (inputs
@@ -187,8 +187,9 @@ def load_input(X, sample, a):
 def apply_softmax(among, code, z, a, start, n):
     """``softmax_layer(z, a, start, n)`` if ``code`` is ``SOFTMAX``; left out unless ``among`` holds it.
 
-    Inlined into the caller (whose flags its arithmetic takes, as
-    ``softmax_layer``'s does).  Compiled code only.
+    Inlined into the caller; ``softmax_layer`` itself is compiled once, with
+    ``scalar``'s flags (two inlined copies in one kernel, from the forward
+    pass and the look-ahead, made Numba warn).  Compiled code only.
     """
     raise TypeError("apply_softmax is only available inside compiled kernels")
 
@@ -615,11 +616,12 @@ def gradient_sum(params, plan, loss_code, X, Y, order, start, stop, grad, ws):
 
     ``batch_gradient`` for large networks, ``accumulate_gradient`` for small ones.
 
-    The one kernel that another kernel (``minibatch_epoch``) calls without
-    inlining it (``_jit.inlined_kernel``): ``MLP.gradient`` and the minibatch
-    epoch share this compile of every activation, which inlined would cost
-    some 8 s more.  Its copy inside ``minibatch_epoch`` and this one give the
-    same bits (``tests/test_cache.py`` checks it after a ``gradient`` call).
+    The one kernel with sums that another kernel (``minibatch_epoch``) calls
+    without inlining it (``_jit.inlined_kernel``): ``MLP.gradient`` and the
+    minibatch epoch share this compile of every activation, which inlined
+    would cost some 8 s more.  Its copy inside ``minibatch_epoch`` and this
+    one give the same bits (``tests/test_cache.py`` checks both gradient
+    paths after a ``gradient`` call).
     """
     if stop - start > 1 and plan[plan.shape[0] - 1, B_OFFSET] > BATCHED_GRADIENT_WEIGHTS:
         return batch_gradient(params, plan, loss_code, X, Y, order, start, stop, grad, ws)
@@ -978,6 +980,10 @@ def sgd_epoch(params, velocity, plan, loss_code, X, Y, order,
     passing the running ``total`` and ``step`` along gives the same bits as
     one call as long as every slice but the last is a multiple of
     ``SAMPLE_BLOCK`` samples long.
+
+    The one-call form, for the tests: ``MLP.fit`` and ``Ensemble`` call the
+    chosen loop directly (``training.epoch_runner``), since this kernel links
+    its own copies of the loops (see ``_jit.inlined_kernel``).
 
     ``among``, the ``network_codes``, is a compile-time constant: the blocked
     and general loops compile the activations and loss it names, and no

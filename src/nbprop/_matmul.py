@@ -301,7 +301,10 @@ def add_outer_products(A, a_start, a_row, a_step, m, B, b_start, b_step, n, k, C
     For ``r < m``, ``c < n``, ``p < k``; row ``r`` of ``C`` starts at
     ``c_start + r c_stride``.  Full tiles of ``tile_columns`` columns go
     through ``outer_tile``, the rest a vector at a time through
-    ``outer_tile_edge``, and the last few columns one by one.
+    ``outer_tile_edge``, and the last few columns one by one.  ``A`` may be
+    ``C`` (the batched gradient reads deltas from the array it writes the
+    next ones into) only because callers inline this (``inlined_kernel``):
+    a compiled call would promise LLVM they do not overlap.
     """
     lanes = U(VECTOR_BYTES // C.itemsize)
     width = U(TILE_VECTORS) * lanes

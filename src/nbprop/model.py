@@ -337,7 +337,10 @@ class MLP:
         Ctrl-C (or an exception from a callback) leaves the model at the end
         of its last completed epoch; calling ``fit`` again continues exactly.
         A model may be trained by one thread at a time; different models
-        train in parallel threads (the kernels release the GIL).
+        train in parallel threads (the kernels release the GIL).  ``X`` and
+        ``Y`` must not share memory with the model's own parameters (views
+        of ``params``, ``weights`` or ``biases``): ``ValueError``, since fit
+        overwrites them as it reads the data; pass copies.
 
         Examples
         --------

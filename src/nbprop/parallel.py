@@ -2,7 +2,7 @@
 
 ``nbprop.Ensemble`` is the same class.
 
-The networks are spread over a pool of threads, handed out one at a time,
+The networks are handed out one at a time to a few threads,
 and each runs the compiled epoch of :meth:`nbprop.MLP.fit` itself: the same
 machine code (the kernels release the GIL) on the same numbers in the same
 order, so member ``i`` ends bit-identical to ``MLP(..., seed=seeds[i])``
@@ -38,7 +38,6 @@ This module imports only NumPy and Numba; running many fits on a Dask or Ray
 cluster goes through the scikit-learn estimators and joblib (see the README).
 """
 
-import concurrent.futures
 import contextlib
 import math
 import threading
@@ -79,13 +78,13 @@ def _padded(n_rows, n_cols, dtype):
 def _run_members(task, members, n_threads):
     """``task(m)`` for every ``m`` in ``members``, on up to ``n_threads`` threads, the calling one included.
 
-    The threads take the members one at a time, so every thread stays busy
-    when members differ in work (``subsets`` of different sizes) or a core
-    is shared with another process.  With one thread (or one member) the
-    calling thread runs them in order.  If a task raises, or the caller is
-    interrupted (Ctrl-C), no further member is started and the running ones
-    finish before the first error is raised: nothing writes into the
-    caller's arrays once this has returned or raised.
+    The threads (started for the call) take the members one at a time, so
+    every thread stays busy when members differ in work (``subsets`` of
+    different sizes) or a core is shared with another process.  With one
+    thread (or one member) the calling thread runs them in order.  If a
+    task raises, or the caller is interrupted (Ctrl-C), no further member is
+    started and the running ones finish before the first error is raised:
+    nothing writes into the caller's arrays once this has returned or raised.
     """
     members = list(members)
     n_threads = min(n_threads, len(members))
@@ -94,36 +93,51 @@ def _run_members(task, members, n_threads):
             task(m)
         return
     pending = iter(members)
-    taking = threading.Lock()
+    lock = threading.Condition()
+    state = dict(stopped=False, running=0)  # under the lock: helpers' tasks under way
     errors = []
 
-    def work():
-        while not errors:
-            with taking:
-                m = next(pending, None)
-            if m is None:
-                return
+    def take():
+        with lock:
+            return None if state["stopped"] else next(pending, None)
+
+    def helper():
+        # Only the calling thread receives Ctrl-C, so a helper's count of its
+        # running task cannot be torn between two bytecodes.
+        while True:
+            with lock:
+                m = None if state["stopped"] else next(pending, None)
+                if m is None:
+                    return
+                state["running"] += 1
             try:
                 task(m)
             except BaseException as error:
                 errors.append(error)
+                with lock:
+                    state["stopped"] = True
+            finally:
+                with lock:
+                    state["running"] -= 1
+                    lock.notify_all()
 
-    helpers = [threading.Thread(target=work, name="nbprop-ensemble", daemon=True)
-               for _ in range(n_threads - 1)]
-    for helper in helpers:
-        helper.start()
     try:
-        work()
-    except BaseException as error:  # Ctrl-C between two members
+        for _ in range(n_threads - 1):
+            threading.Thread(target=helper, name="nbprop-ensemble", daemon=True).start()
+        while (m := take()) is not None:
+            task(m)
+    except BaseException as error:  # a task's error, Ctrl-C, or a thread that could not start
         errors.append(error)
-    errors.append(None)  # the helpers stop at their next member
-    for helper in helpers:
-        while helper.is_alive():
-            try:
-                helper.join()
-            except BaseException as error:  # Ctrl-C while waiting: still wait
-                errors.append(error)
-    if errors[0] is not None:
+    while True:  # stop handing out members, then wait for the helpers' running tasks
+        try:
+            with lock:
+                state["stopped"] = True
+                while state["running"]:
+                    lock.wait()
+            break
+        except BaseException as error:  # Ctrl-C while waiting: wait on
+            errors.append(error)
+    if errors:
         raise errors[0]
 
 
@@ -163,7 +177,7 @@ class Ensemble:
     """N networks of one architecture, trained together on every core.
 
     Member ``i`` is ``MLP(sizes, activation, output_activation, loss, dtype,
-    seed=seeds[i])``.  :meth:`fit` trains all members, spread over a pool of threads, each
+    seed=seeds[i])``.  :meth:`fit` trains all members, handed out to a few threads, each
     running the compiled epoch ``MLP.fit`` runs, and leaves each
     one exactly where :meth:`nbprop.MLP.fit` would have left it.
 
