@@ -687,29 +687,17 @@ def tanh_and_slope_float32(z):
     return _tanh_and_slope_from(m, e, z)
 
 
-def _in_dtype(float64_function, float32_function):
-    """``float32_function`` for a float32 argument, ``float64_function`` for any other.
+def _in_precision(array):
+    """``(tanh_and_slope, sigmoid_and_slope)`` in the precision of ``array`` (a Numba array type).
 
-    In compiled code the choice is made when the caller is compiled (Numba
-    compiles it once per dtype), so a float64 caller runs exactly the float64
-    function, and a float32 one pays no branch.
+    The float32 forms for float32 arrays, the float64 ones for any other:
+    chosen when the caller is compiled (Numba compiles it once per dtype),
+    so a float64 loop runs exactly the float64 functions and a float32 one
+    pays no branch.
     """
-
-    def in_dtype(z):
-        return (float32_function if isinstance(z, np.float32) else float64_function)(z)
-
-    @overload(in_dtype)
-    def _choose(z):
-        chosen = float32_function if z == types.float32 else float64_function
-        return lambda z: chosen(z)
-
-    in_dtype.__doc__ = (f"``{float32_function.__name__}`` for a float32 argument, "
-                        f"``{float64_function.__name__}`` for any other.")
-    return in_dtype
-
-
-_sigmoid_and_slope_in_dtype = _in_dtype(sigmoid_and_slope, sigmoid_and_slope_float32)
-_tanh_and_slope_in_dtype = _in_dtype(tanh_and_slope, tanh_and_slope_float32)
+    if array.dtype == types.float32:
+        return tanh_and_slope_float32, sigmoid_and_slope_float32
+    return tanh_and_slope, sigmoid_and_slope
 
 
 @dispatch
@@ -803,14 +791,15 @@ def activate_layer(among, code, z, a, d, start, n):
 def _activate_layer(among, code, z, a, d, start, n):
     # Constant flags: Numba drops the branches they rule out before typing them.
     has_tanh, has_sigmoid, has_relu, has_leaky_relu, has_softplus, has_elu = _loops_among(among, "activate_layer")
+    tanh_here, sigmoid_here = _in_precision(z)
 
     def impl(among, code, z, a, d, start, n):
         if has_tanh and code == TANH:
             for u in range(n):
-                a[start + u], d[start + u] = _tanh_and_slope_in_dtype(z[start + u])
+                a[start + u], d[start + u] = tanh_here(z[start + u])
         elif has_sigmoid and code == SIGMOID:
             for u in range(n):
-                a[start + u], d[start + u] = _sigmoid_and_slope_in_dtype(z[start + u])
+                a[start + u], d[start + u] = sigmoid_here(z[start + u])
         elif has_relu and code == RELU:
             for u in range(n):
                 a[start + u], d[start + u] = relu_and_slope(z[start + u])
@@ -847,14 +836,15 @@ def activate_in_place(among, code, a, start, n):
 @overload(activate_in_place, prefer_literal=True, jit_options=SCALAR_OPTIONS)
 def _activate_in_place(among, code, a, start, n):
     has_tanh, has_sigmoid, has_relu, has_leaky_relu, has_softplus, has_elu = _loops_among(among, "activate_in_place")
+    tanh_here, sigmoid_here = _in_precision(a)
 
     def impl(among, code, a, start, n):
         if has_tanh and code == TANH:
             for u in range(n):
-                a[start + u] = _tanh_and_slope_in_dtype(a[start + u])[0]
+                a[start + u] = tanh_here(a[start + u])[0]
         elif has_sigmoid and code == SIGMOID:
             for u in range(n):
-                a[start + u] = _sigmoid_and_slope_in_dtype(a[start + u])[0]
+                a[start + u] = sigmoid_here(a[start + u])[0]
         elif has_relu and code == RELU:
             for u in range(n):
                 a[start + u] = relu_and_slope(a[start + u])[0]

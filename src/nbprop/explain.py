@@ -912,7 +912,7 @@ class _Context:
         self.fused = _is_fused(net)
         self.n_samples = n_samples
         # mse is a mean over samples and outputs; every other loss a sum
-        self.scale = losses.batch_scale(losses.LOSSES[net.loss_name], n_samples, self.sizes[-1])
+        self.scale = losses.batch_scale.py_func(losses.LOSSES[net.loss_name], n_samples, self.sizes[-1])
         self.max_paths = max_paths
         self.unit_layer = slot.layer + 1  # the layer of the unit the parameter feeds
         self.n_paths = math.prod(self.sizes[self.unit_layer + 1:])

@@ -21,7 +21,7 @@ pre-activation ``z`` so that neither ``log(0)`` nor ``0/0`` can occur.
 
 from numba.extending import overload
 
-from ._jit import among_flags, scalar
+from ._jit import among_flags, inlined, scalar
 
 from .activations import NAMES as ACTIVATION_NAMES
 from .activations import SIGMOID, SOFTMAX, softplus
@@ -41,7 +41,7 @@ REQUIRED_OUTPUT = {BCE: SIGMOID, CROSS_ENTROPY: SOFTMAX}
 DEFAULT_OUTPUT = {"bce": "sigmoid", "cross_entropy": "softmax"}
 
 
-@scalar
+@inlined  # no sum to reorder, so the caller's flags give the same bits; one compile fewer
 def batch_scale(loss_code, n_samples, n_outputs):
     """Factor turning per-sample sums into the loss over ``n_samples`` samples.
 
@@ -109,10 +109,21 @@ def output_unit(among, loss_code, z, a, d, y, y_sum, log_sum_exp):
     ``cross_entropy`` only.  Scalars only, so kernels call it per unit
     without reference counting.  ``loss_code`` must be in ``among``
     (``loss_set``), a constant of the compiled caller: only the losses in
-    it are compiled (a code outside it gets the squared loss).  Compiled
-    code only.
+    it are compiled (a code outside it gets the squared loss, or the one
+    loss ``among`` holds).  Compiled code only.
     """
     raise TypeError("output_unit is only available inside compiled kernels")
+
+
+_ONE_LOSS = {
+    HALF_SSE: lambda among, loss_code, z, a, d, y, y_sum, log_sum_exp: _half_squared_unit(a, d, y),
+    SSR: lambda among, loss_code, z, a, d, y, y_sum, log_sum_exp: _squared_unit(a, d, y),
+    MSE: lambda among, loss_code, z, a, d, y, y_sum, log_sum_exp: _squared_unit(a, d, y),
+    BCE: lambda among, loss_code, z, a, d, y, y_sum, log_sum_exp: _bce_unit(z, a, y),
+    CROSS_ENTROPY: lambda among, loss_code, z, a, d, y, y_sum, log_sum_exp: _cross_entropy_unit(
+        z, a, y, y_sum, log_sum_exp),
+}
+"""``output_unit`` for an ``among`` that holds one loss, by its code."""
 
 
 @overload(output_unit, prefer_literal=True, inline="always")
@@ -121,6 +132,9 @@ def _output_unit(among, loss_code, z, a, d, y, y_sum, log_sum_exp):
     # the losses outside among left out (_jit.among_flags).
     has_bce, has_cross_entropy, has_half_sse = among_flags(
         among, [loss_set(code) for code in (BCE, CROSS_ENTROPY, HALF_SSE)], "output_unit")
+    only = [code for code in NAMES if among.literal_value & loss_set(code)]
+    if len(only) == 1:  # a network's own loss: no choice, and no fallback to compile
+        return _ONE_LOSS[only[0]]
 
     def impl(among, loss_code, z, a, d, y, y_sum, log_sum_exp):
         if has_bce and loss_code == BCE:
