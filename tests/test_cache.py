@@ -37,8 +37,10 @@ def per_sample(sizes, activation, dtype, expected_loop, **options):
     net.fit(inputs, targets, epochs=2, lr=0.01, **options)
     return bits(net.params, net.predict(inputs), np.float64(net.loss(inputs, targets)))
 
-def minibatch(sizes):
+def minibatch(sizes, batched):
+    from nbprop import _kernels
     net = nbprop.MLP(sizes, activation="elu", output_activation="softmax", loss="cross_entropy", seed=0)
+    assert (net._plan[-1, _kernels.B_OFFSET] > _kernels.BATCHED_GRADIENT_WEIGHTS) == batched, sizes
     inputs = X[:, :sizes[0]]
     labels = (inputs[:, 0] > 0).astype(int) + (inputs[:, 1] > 0)
     gradient = net.gradient(inputs, labels)  # gradient_sum on its own, then inside the minibatch epoch
@@ -62,8 +64,8 @@ CASES = {
     "general loop": lambda: per_sample([8, 32, 32, 1], "tanh", "float64", GENERAL_LOOP),
     "general loop, momentum": lambda: per_sample([8, 32, 32, 1], "sigmoid", "float64", GENERAL_LOOP,
                                                  momentum=0.9, weight_decay=1e-3),
-    "minibatch, per-sample gradients": lambda: minibatch([8, 16, 3]),
-    "minibatch, batched gradients": lambda: minibatch([8, 64, 64, 3]),
+    "minibatch, per-sample gradients": lambda: minibatch([8, 16, 3], batched=False),
+    "minibatch, batched gradients": lambda: minibatch([8, 64, 64, 3], batched=True),
     "ensemble": ensemble,
 }
 names = list(CASES) if sys.argv[1] == "forward" else list(reversed(CASES))

@@ -289,33 +289,47 @@ def test_handing_out_members_waits_for_running_tasks_before_raising():
     assert finished == done  # and nothing ran afterwards
 
 
-def test_ctrl_c_while_the_caller_waits_still_waits_for_the_running_tasks():
+needs_signals = pytest.mark.skipif(
+    not hasattr(signal, "pthread_kill") or threading.current_thread() is not threading.main_thread(),
+    reason="sends SIGINT to the main thread")
+
+
+@needs_signals
+@pytest.mark.parametrize("caller_busy", [False, True])
+def test_ctrl_c_waits_for_the_running_tasks_then_raises(caller_busy):
+    """SIGINT arrives while a helper runs a task: the caller waiting for it, or in a task of its own."""
     main = threading.main_thread()
-    finished = []
+    helper_took, finished = threading.Event(), []
 
     def task(m):
-        if threading.current_thread() is not main:
-            time.sleep(0.6)
-            finished.append(m)
+        if threading.current_thread() is main:
+            assert helper_took.wait(10)
+            if caller_busy:
+                time.sleep(0.3)
+            return
+        helper_took.set()
+        time.sleep(0.1)
+        signal.pthread_kill(main.ident, signal.SIGINT)
+        time.sleep(0.3)
+        finished.append(m)
 
-    timer = threading.Timer(0.2, signal.pthread_kill, (main.ident, signal.SIGINT))
-    started = time.perf_counter()
-    timer.start()
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            parallel._run_members(task, range(4), 2)
-    finally:
-        timer.cancel()
-    assert len(finished) == 1 and time.perf_counter() - started >= 0.6  # the helper's task had ended
+    with pytest.raises(KeyboardInterrupt):
+        parallel._run_members(task, range(6), 2)
+    assert len(finished) == 1  # the helper's task had ended; no member started after the signal
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 def test_a_helpers_error_is_raised_when_the_caller_has_finished_its_share():
     main = threading.main_thread()
+    helper_took = threading.Event()
 
     def task(m):
-        if threading.current_thread() is not main:
-            time.sleep(0.2)
-            raise ValueError(f"member {m} failed")
+        if threading.current_thread() is main:
+            assert helper_took.wait(10)
+            return
+        helper_took.set()
+        time.sleep(0.2)
+        raise ValueError(f"member {m} failed")
 
     with pytest.raises(ValueError, match=r"^member \d failed"):
         parallel._run_members(task, range(2), 2)

@@ -263,3 +263,15 @@ def test_one_model_fitted_from_two_threads_is_refused():
     finally:
         worker.join()
     assert before_error is None and model.history_.epochs == 2
+
+
+def test_step_decay_takes_python_s_powers_and_drops_on_python_s_epochs():
+    # C's pow of two floats, as Python's factor ** k; epoch // every, as in Python.
+    for factor in (0.1, 0.3, 0.7, 0.5):
+        schedule = nbprop.StepDecay(every=1, factor=factor)
+        for k in range(50):
+            assert schedule.learning_rate(1.0, step=0, epoch=k) == factor ** k
+    for every in (1, 3, 7, 49, 1000):
+        schedule = nbprop.StepDecay(every=every, factor=0.5)
+        for epoch in list(range(200)) + [10**6 + 1, 2**40 + 3]:
+            assert schedule.learning_rate(1.0, step=0, epoch=epoch) == 0.5 ** (epoch // every)

@@ -40,6 +40,7 @@ cluster goes through the scikit-learn estimators and joblib (see the README).
 
 import contextlib
 import math
+import signal
 import threading
 import time
 import warnings
@@ -93,52 +94,77 @@ def _run_members(task, members, n_threads):
             task(m)
         return
     pending = iter(members)
-    lock = threading.Condition()
-    state = dict(stopped=False, running=0)  # under the lock: helpers' tasks under way
+    lock = threading.RLock()  # re-entrant: the Ctrl-C handler may run while its thread holds it
+    done = threading.Condition(lock)
+    state = dict(stopped=False, running=0)  # under the lock; running: tasks under way in helpers
     errors = []
 
     def take():
+        """The next member to train, or _NO_MEMBER once stopped or all are taken."""
         with lock:
-            return None if state["stopped"] else next(pending, None)
+            if state["stopped"]:
+                return _NO_MEMBER
+            m = next(pending, _NO_MEMBER)
+            if m is not _NO_MEMBER and threading.current_thread() is not caller:
+                state["running"] += 1
+            return m
+
+    def stop(error):
+        errors.append(error)
+        with lock:
+            state["stopped"] = True
 
     def helper():
-        # Only the calling thread receives Ctrl-C, so a helper's count of its
-        # running task cannot be torn between two bytecodes.
-        while True:
-            with lock:
-                m = None if state["stopped"] else next(pending, None)
-                if m is None:
-                    return
-                state["running"] += 1
+        while (m := take()) is not _NO_MEMBER:
             try:
                 task(m)
             except BaseException as error:
-                errors.append(error)
-                with lock:
-                    state["stopped"] = True
+                stop(error)
             finally:
                 with lock:
                     state["running"] -= 1
-                    lock.notify_all()
+                    done.notify_all()
 
-    try:
-        for _ in range(n_threads - 1):
-            threading.Thread(target=helper, name="nbprop-ensemble", daemon=True).start()
-        while (m := take()) is not None:
-            task(m)
-    except BaseException as error:  # a task's error, Ctrl-C, or a thread that could not start
-        errors.append(error)
-    while True:  # stop handing out members, then wait for the helpers' running tasks
+    caller = threading.current_thread()
+    with _interrupts_recorded(lambda: stop(KeyboardInterrupt())):
         try:
-            with lock:
-                state["stopped"] = True
-                while state["running"]:
-                    lock.wait()
-            break
-        except BaseException as error:  # Ctrl-C while waiting: wait on
-            errors.append(error)
+            for _ in range(n_threads - 1):
+                threading.Thread(target=helper, name="nbprop-ensemble", daemon=True).start()
+            while (m := take()) is not _NO_MEMBER:
+                task(m)
+        except BaseException as error:  # a task's error, or a thread that could not start
+            stop(error)
+        with lock:  # stop handing out members, then wait for the helpers' running tasks
+            state["stopped"] = True
+            while state["running"]:
+                done.wait()
     if errors:
         raise errors[0]
+
+
+_NO_MEMBER = object()
+
+
+@contextlib.contextmanager
+def _interrupts_recorded(on_interrupt):
+    """Inside: Ctrl-C calls ``on_interrupt()`` instead of raising where the main thread happens to be.
+
+    An exception raised between any two bytecodes of the code that waits for
+    the helpers could leave one of them running after the caller has gone;
+    with the handler recording it, the caller stops handing out members,
+    waits, and raises ``KeyboardInterrupt`` from ``_run_members`` itself.
+    Only in the main thread, and only over Python's own handler (a handler
+    the program installed stays in place).
+    """
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+        yield
+        return
+    signal.signal(signal.SIGINT, lambda signum, frame: on_interrupt())
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _whole(rounds, unit):
