@@ -87,12 +87,11 @@ class _NoAliasCompiler(Compiler):
         super().__init__(typingctx, targetctx, library, args, return_type, flags, locals)
 
 
-kernel = njit(cache=True, nogil=True, fastmath=KERNEL_FASTMATH, error_model="numpy",
-              pipeline_class=_NoAliasCompiler)
+KERNEL_OPTIONS = dict(nogil=True, fastmath=KERNEL_FASTMATH, error_model="numpy", pipeline_class=_NoAliasCompiler)
+kernel = njit(cache=True, **KERNEL_OPTIONS)
 scalar = njit(cache=True, **SCALAR_OPTIONS)
 inlined = njit(cache=True, inline="always", **SCALAR_OPTIONS)
-inlined_kernel = njit(cache=True, inline="always", nogil=True, fastmath=KERNEL_FASTMATH, error_model="numpy",
-                      pipeline_class=_NoAliasCompiler)
+inlined_kernel = njit(cache=True, inline="always", **KERNEL_OPTIONS)
 dispatch = inlined
 
 U = np.uint64  # the type of every offset and loop counter in the kernels' inner loops
