@@ -418,11 +418,13 @@ def epoch_runner(params, velocity, grad, workspace, plan, loss_code, X, Y, lr, m
     # The loop sgd_epoch would choose, called directly (only it is compiled),
     # with what it compiles in: the tiny loop its architecture, the blocked and
     # general loops the network's codes (activations and loss).
-    loop = _kernels.per_sample_loop(plan, momentum, weight_decay)
+    # per_sample_loop's Python form: the same choice without a compile.
+    loop = _kernels.per_sample_loop.py_func(plan, momentum, weight_decay)
     per_sample = _kernels.PER_SAMPLE_LOOPS[loop]
+    loop_velocity = _kernels.loop_velocity(loop, velocity, momentum)
 
     def per_sample_args(order, step, epoch, total):
-        return (params, velocity, plan, loss_code, X, Y, order, lr, schedule, p1, p2, step, epoch,
+        return (params, loop_velocity, plan, loss_code, X, Y, order, lr, schedule, p1, p2, step, epoch,
                 momentum, nesterov, weight_decay, workspace, total)
 
     constants = _kernels.loop_constants(loop, plan, loss_code)
