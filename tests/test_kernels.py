@@ -353,18 +353,19 @@ def test_a_fit_compiles_only_its_networks_activations_and_loss(tmp_path):
     # (network_codes, a constant): in a fresh process with an empty cache, a
     # tanh / identity / half_sse fit must compile tanh and no other activation
     # or loss (of those below), and a relu / sigmoid / bce fit after it must add
-    # just those.
+    # just those.  Neither compiles the momentum rows (loop_velocity gives the
+    # general loop no velocity under plain SGD); a fit with momentum does.
     import os
     import subprocess
     import sys
     script = (
         "import numpy as np, nbprop\n"
-        "from nbprop import _kernels, activations as act, losses\n"
+        "from nbprop import _kernels, activations as act, losses, optim\n"
         "def compiled():\n"
         "    functions = dict(tanh=act.tanh_and_slope, sigmoid=act.sigmoid_and_slope, relu=act.relu_and_slope,\n"
         "                     leaky_relu=act.leaky_relu_and_slope, elu=act.elu_and_slope,\n"
         "                     softplus=act._softplus_from_exp, bce=losses._bce_unit,\n"
-        "                     cross_entropy=losses._cross_entropy_unit)\n"
+        "                     cross_entropy=losses._cross_entropy_unit, momentum=optim.sgd_update)\n"
         "    return sorted(name for name, f in functions.items() if f.signatures)\n"
         "X = np.random.default_rng(0).normal(size=(50, 8))\n"
         "net = nbprop.MLP([8, 32, 32, 1], activation='tanh', seed=0)\n"
@@ -373,13 +374,16 @@ def test_a_fit_compiles_only_its_networks_activations_and_loss(tmp_path):
         "print(compiled())\n"
         "nbprop.MLP([8, 32, 32, 1], activation='relu', loss='bce', seed=0).fit(X, X[:, :1] > 0, epochs=1, lr=0.01)\n"
         "print(compiled())\n"
+        "net.fit(X, np.sin(X[:, :1]), epochs=1, lr=0.01, momentum=0.9)\n"
+        "print(compiled())\n"
     )
     env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
     result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
                             timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     # bce's unit is softplus(z) - y z, which compiles softplus's arithmetic
-    assert result.stdout.split("\n")[:2] == ["['tanh']", "['bce', 'relu', 'sigmoid', 'softplus', 'tanh']"]
+    assert result.stdout.split("\n")[:3] == ["['tanh']", "['bce', 'relu', 'sigmoid', 'softplus', 'tanh']",
+                                             "['bce', 'momentum', 'relu', 'sigmoid', 'softplus', 'tanh']"]
 
 
 def test_kernels_refuse_a_set_of_codes_that_is_not_a_constant():
