@@ -348,6 +348,48 @@ def test_outer_products_match_numpy(m, n, k, dtype):
     np.testing.assert_allclose(C, expected, rtol=0, atol=8 * eps * np.sqrt(k) * np.abs(expected).max())
 
 
+@pytest.mark.parametrize("n,k", [(1, 1), (7, 0), (31, 5), (64, 3), (128, 31), (200, 64)])
+def test_row_products_match_numpy(n, k, dtype):
+    rng = np.random.default_rng(n + k)
+    a_step, b_step = 2, n + 3
+    A = rng.normal(size=3 + k * a_step).astype(dtype)
+    B = rng.normal(size=1 + k * b_step + n).astype(dtype)
+    C = rng.normal(size=5 + n).astype(dtype)
+    u = np.uint64
+    a = np.array([A[3 + p * a_step] for p in range(k)], np.float64)
+    Bm = np.array([B[1 + p * b_step:1 + p * b_step + n] for p in range(k)], np.float64).reshape(k, n)
+    expected = C.astype(np.float64)
+    expected[5:] += -0.5 * (a @ Bm)
+    _matmul.add_row_products(A, u(3), u(a_step), B, u(1), u(b_step), u(n), u(k), C, u(5),
+                             np.dtype(dtype).type(-0.5))
+    eps = np.finfo(dtype).eps
+    np.testing.assert_allclose(C, expected, rtol=0, atol=8 * eps * np.sqrt(k + 1) * np.abs(expected).max())
+
+
+# (rows of A, rows of B, terms): edges of the dot tiles in both directions,
+# sums shorter than a vector and with a few terms past the last whole vector.
+DOT_SHAPES = [(1, 1, 1), (2, 4, 3), (3, 5, 8), (5, 9, 17), (7, 3, 64), (64, 13, 785), (9, 256, 31)]
+
+
+@pytest.mark.parametrize("m,n,k", DOT_SHAPES)
+def test_products_match_numpy(m, n, k, dtype):
+    rng = np.random.default_rng(m * 7 + n + k)
+    a_stride, b_stride, c_stride = k + 3, k + 1, n + 5
+    A = rng.normal(size=2 + m * a_stride).astype(dtype)
+    B = rng.normal(size=1 + n * b_stride).astype(dtype)
+    C = rng.normal(size=4 + m * c_stride).astype(dtype)
+    u = np.uint64
+    Am = np.array([A[2 + r * a_stride:2 + r * a_stride + k] for r in range(m)], np.float64)
+    Bm = np.array([B[1 + c * b_stride:1 + c * b_stride + k] for c in range(n)], np.float64)
+    expected = C.astype(np.float64)
+    rows = expected[4:].reshape(m, c_stride)
+    rows[:, :n] += -0.5 * (Am @ Bm.T)
+    _matmul.add_products(A, u(2), u(a_stride), u(m), B, u(1), u(b_stride), u(n), u(k), C, u(4), u(c_stride),
+                         np.dtype(dtype).type(-0.5))
+    eps = np.finfo(dtype).eps
+    np.testing.assert_allclose(C, expected, rtol=0, atol=8 * eps * np.sqrt(k) * np.abs(expected).max())
+
+
 def test_a_fit_compiles_only_its_networks_activations_and_loss(tmp_path):
     # The general and blocked loops are compiled for the network's codes
     # (network_codes, a constant): in a fresh process with an empty cache, a
