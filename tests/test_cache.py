@@ -88,3 +88,35 @@ def test_fits_give_the_same_bits_from_a_cold_and_a_warm_cache(tmp_path):
     warm_reversed = run_child(tmp_path, "reversed")
     assert warm == cold
     assert warm_reversed == cold
+
+
+def test_an_edit_of_any_module_invalidates_every_cached_kernel(tmp_path):
+    # A kernel's machine code holds code from other modules (inlined or linked
+    # in), so the cache must not serve it after any module changed: a copy of
+    # the package, a kernel loaded from the cache on the second run, compiled
+    # again after an edit of another module (a comment appended to losses.py).
+    import shutil
+    import nbprop
+    package = tmp_path / "src" / "nbprop"
+    shutil.copytree(os.path.dirname(nbprop.__file__), package,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    child = ("import numpy as np\n"
+             "from nbprop import _kernels\n"
+             "assert _kernels.__file__.startswith(%r)\n"
+             "_kernels.look_ahead_limit(np.zeros(3))\n"
+             "stats = _kernels.look_ahead_limit.stats\n"
+             "print(len(stats.cache_hits), len(stats.cache_misses))\n") % str(package)
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"), PYTHONPATH=str(tmp_path / "src"))
+
+    def hits_and_misses():
+        done = subprocess.run([sys.executable, "-c", child], env=env, capture_output=True, text=True,
+                              timeout=300)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.split()
+
+    assert hits_and_misses() == ["0", "1"]  # compiled
+    assert hits_and_misses() == ["1", "0"]  # loaded
+    with open(package / "losses.py", "a") as source:
+        source.write("\n# an edit\n")
+    assert hits_and_misses() == ["0", "1"]  # compiled again
+    assert hits_and_misses() == ["1", "0"]

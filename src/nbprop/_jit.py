@@ -46,7 +46,8 @@
   last bits.  Inlining costs 0.1 to 0.3 s of a cold start (each caller types
   and compiles its own copy, where Numba compiled one and linked it).
 
-All cache their machine code on disk and release the GIL, and all use
+All cache their machine code on disk (keyed by the source of the whole
+package, ``_PackageCache``) and release the GIL, and all use
 NumPy's error model: a float division is the IEEE division, never a check
 that raises ``ZeroDivisionError``.  That check is a branch to Python's
 exception machinery inside every loop that divides, and it alone kept the
@@ -62,10 +63,15 @@ per-sample loop's set of activations and loss) and
 ``prefetch_rows`` (a cache hint for the next rows of a shuffled epoch).
 """
 
+import hashlib
+import os
+
+import numba
 import numpy as np
 from llvmlite import ir
 from numba import njit, typeof, types
 from numba.core import cgutils
+from numba.core.caching import FunctionCache
 from numba.core.compiler import Compiler
 from numba.core.errors import TypingError
 from numba.extending import intrinsic, overload
@@ -87,11 +93,58 @@ class _NoAliasCompiler(Compiler):
         super().__init__(typingctx, targetctx, library, args, return_type, flags, locals)
 
 
+def package_digest(folder=os.path.dirname(os.path.abspath(__file__))):
+    """SHA-256 of the source of every module in ``folder`` (the package's), and of Numba's version.
+
+    Examples
+    --------
+    >>> from nbprop._jit import package_digest
+    >>> len(package_digest())
+    64
+    """
+    digest = hashlib.sha256(f"numba {numba.__version__}".encode())
+    for name in sorted(os.listdir(folder)):
+        if name.endswith(".py"):
+            with open(os.path.join(folder, name), "rb") as source:
+                digest.update(name.encode() + b"\0" + source.read())
+    return digest.hexdigest()
+
+
+PACKAGE_DIGEST = package_digest()
+
+
+class _PackageCache(FunctionCache):
+    """Numba's on-disk cache of one function, its entries keyed by the source of the whole package too.
+
+    Numba keys a cached function by its own file's source alone, but a
+    kernel's machine code holds the code of functions from other modules
+    (inlined, or linked in): after an edit of ``activations.py``, or an
+    upgrade that changed it but not ``_kernels.py``, the cache would go on
+    serving kernels with the old activations.  Any change to any module
+    now makes every kernel compile afresh, once.
+    """
+
+    def _index_key(self, sig, codegen):
+        return super()._index_key(sig, codegen) + (PACKAGE_DIGEST,)
+
+
+def _cached_njit(**options):
+    """``njit(cache=True, **options)`` with the cache keyed by the package's source (``_PackageCache``)."""
+    compile_with = njit(**options)
+
+    def decorate(function):
+        dispatcher = compile_with(function)
+        dispatcher._cache = _PackageCache(dispatcher.py_func)  # what enable_caching() sets, keyed wider
+        return dispatcher
+
+    return decorate
+
+
 KERNEL_OPTIONS = dict(nogil=True, fastmath=KERNEL_FASTMATH, error_model="numpy", pipeline_class=_NoAliasCompiler)
-kernel = njit(cache=True, **KERNEL_OPTIONS)
-scalar = njit(cache=True, **SCALAR_OPTIONS)
-inlined = njit(cache=True, inline="always", **SCALAR_OPTIONS)
-inlined_kernel = njit(cache=True, inline="always", **KERNEL_OPTIONS)
+kernel = _cached_njit(**KERNEL_OPTIONS)
+scalar = _cached_njit(**SCALAR_OPTIONS)
+inlined = _cached_njit(inline="always", **SCALAR_OPTIONS)
+inlined_kernel = _cached_njit(inline="always", **KERNEL_OPTIONS)
 dispatch = inlined
 
 U = np.uint64  # the type of every offset and loop counter in the kernels' inner loops
