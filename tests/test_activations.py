@@ -1,5 +1,6 @@
 import warnings
 
+import numba
 import numpy as np
 import pytest
 
@@ -310,10 +311,138 @@ def test_float32_slopes_stay_accurate_where_units_saturate(name):
 
 
 def test_float64_activation_loops_run_the_float64_functions():
-    # Choosing by dtype leaves float64 exactly as the scalar float64 functions.
+    # Choosing by dtype (and, for float64, by the machine's vectors) leaves
+    # float64 loops running exactly one of the scalar float64 forms.
     z = np.r_[np.random.default_rng(4).normal(scale=5, size=500), 0.0, -0.0, 800.0, -800.0]
-    for code, function in ((activations.TANH, activations.tanh_and_slope),
-                           (activations.SIGMOID, activations.sigmoid_and_slope)):
+    if activations.FLOAT64_LAYERS_FROM_TABLE:
+        forms = (activations.tanh_and_slope, activations.sigmoid_and_slope, activations.softplus_and_slope,
+                 activations.elu_and_slope)
+    else:
+        forms = (activations.tanh_and_slope_no_table, activations.sigmoid_and_slope_no_table,
+                 activations.softplus_and_slope_no_table, activations.elu_and_slope_no_table)
+    for code, function in zip((activations.TANH, activations.SIGMOID, activations.SOFTPLUS, activations.ELU), forms):
         a, d = np.empty_like(z), np.empty_like(z)
         activate_layer(code, z, a, d, np.uint64(0), np.uint64(len(z)))
         np.testing.assert_array_equal(np.array([a, d]).T, [function(v) for v in z])
+
+
+# ------------------------------------------------- float64 without a table
+# The forms float64 layer loops run without AVX-512, called directly here (in
+# a loop like the layer's), so that every machine tests them.
+
+NO_TABLE = {"tanh": activations.tanh_and_slope_no_table, "sigmoid": activations.sigmoid_and_slope_no_table,
+            "softplus": activations.softplus_and_slope_no_table, "elu": activations.elu_and_slope_no_table,
+            "expm1_and_exp": activations.expm1_and_exp_no_table}
+
+
+def _loop_over(function):
+    @numba.njit
+    def loop(z):
+        a, d = np.empty_like(z), np.empty_like(z)
+        for u in range(len(z)):
+            a[u], d[u] = function(z[u])
+        return a, d
+    return loop
+
+
+LOOPS = {name: _loop_over(function) for name, function in NO_TABLE.items()}
+
+
+def float64_inputs():
+    """float64 inputs over the whole range: random bit patterns (every binade), dense near 0, in the bend and at the bottom of exp's range."""
+    rng = np.random.default_rng(5)
+    z = np.concatenate([rng.integers(0, 2**64, size=400000, dtype=np.uint64).view(np.float64),
+                        rng.uniform(-800, 800, 200000), rng.uniform(-40, 40, 400000), rng.uniform(-1, 1, 200000),
+                        rng.uniform(-1e-6, 1e-6, 20000), np.linspace(-746, -700, 20000),
+                        [0.0, -0.0, 5e-324, -5e-324, 1e-300, -1e-300, 1e308, -1e308]])
+    return z[np.isfinite(z)]
+
+
+def float64_reference(name, z):
+    """Values and slopes in long double (64-bit mantissa: its error is about 1/2000 of a float64 ulp)."""
+    wide = z.astype(np.longdouble)
+    e = np.exp(-np.abs(wide))
+    if name == "expm1_and_exp":
+        return np.expm1(wide), np.exp(wide)
+    if name == "tanh":
+        e2 = e * e
+        return np.tanh(wide), 4 * e2 / (1 + e2) ** 2
+    sigmoid = np.where(wide >= 0, 1, e) / (1 + e)
+    if name == "sigmoid":
+        return sigmoid, e / (1 + e) ** 2
+    if name == "softplus":
+        return np.maximum(wide, 0) + np.log1p(e), sigmoid
+    return np.where(wide > 0, wide, np.expm1(np.minimum(wide, 0))), np.where(wide > 0, 1, np.exp(np.minimum(wide, 0)))
+
+
+def float64_ulps(got, reference):
+    """Errors in ulps of the reference where it rounds to a normal float64, and the largest absolute error elsewhere."""
+    rounded = reference.astype(np.float64)
+    normal = np.abs(rounded) >= np.finfo(np.float64).tiny
+    error = np.abs(got.astype(np.longdouble) - reference)
+    return error[normal] / np.spacing(np.abs(rounded[normal])), error[~normal].max(initial=0.0)
+
+
+# Worst cases measured over 37 million inputs (as float64_inputs, eleven
+# seeds), rounded up: e^x 1.023 ulp, e^x - 1 1.212 (at x near -ln(2)/2,
+# where k changes); tanh 2.602 (slope 5.067), sigmoid 2.339 (4.124),
+# softplus 1.932 (2.339), elu 1.210 (1.005).  Results below the normal range
+# are within 1.5e-323, three of the smallest subnormals.
+@pytest.mark.parametrize("name,bounds", [("expm1_and_exp", (1.25, 1.05)), ("tanh", (2.75, 5.25)),
+                                         ("sigmoid", (2.5, 4.25)), ("softplus", (2.0, 2.5)),
+                                         ("elu", (1.25, 1.05))])
+def test_table_free_float64_forms_are_within_a_few_ulps(name, bounds):
+    z = float64_inputs()
+    if name == "expm1_and_exp":
+        z = -np.abs(z)  # its range: x <= 0
+    for got, reference, bound in zip(LOOPS[name](z), float64_reference(name, z), bounds):
+        ulps_off, tail = float64_ulps(got, reference)
+        assert ulps_off.max() <= bound
+        assert tail <= 1.5e-323
+
+
+def test_float64_exp_coefficients():
+    # The degree-10 polynomial through (e^r - 1 - r) / r^2 = sum_n r^n / (n + 2)!
+    # at the eleven Chebyshev nodes of |r| <= (1 + 1e-4) ln(2)/2, in mpmath at
+    # 50 digits, rounded to float64.
+    import mpmath
+    with mpmath.workdps(50):
+        half_width = (1 + mpmath.mpf("1e-4")) * mpmath.log(2) / 2
+        nodes = [half_width * mpmath.cos((2 * j + 1) * mpmath.pi / 22) for j in range(11)]
+        values = [mpmath.fsum(r**n / mpmath.factorial(n + 2) for n in range(60)) for r in nodes]
+        coefficients = mpmath.lu_solve(mpmath.matrix([[r**n for n in range(11)] for r in nodes]), values)
+        assert [float(c) for c in coefficients] == list(activations.EXP_NO_TABLE_P)
+
+
+@pytest.mark.parametrize("name", ["tanh", "sigmoid", "softplus", "elu"])
+def test_table_free_special_values(name):
+    z = np.array([np.nan, np.inf, -np.inf, 1e308, -1e308, 800.0, -800.0, 0.0, -0.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with np.errstate(all="raise"):
+            a, d = LOOPS[name](z)
+    assert np.isnan(a[0]) and np.isnan(d[0]) != (name == "elu")  # elu's slope at NaN is 1, as elu_and_slope's
+    expected = {"tanh": ([1, -1, 1, -1, 1, -1, 0, -0.0], [0, 0, 0, 0, 0, 0, 1, 1]),
+                "sigmoid": ([1, 0, 1, 0, 1, 0, 0.5, 0.5], [0, 0, 0, 0, 0, 0, 0.25, 0.25]),
+                "softplus": ([np.inf, 0, 1e308, 0, 800, 0, np.log(2), np.log(2)], [1, 0, 1, 0, 1, 0, 0.5, 0.5]),
+                "elu": ([np.inf, -1, 1e308, -1, 800, -1, 0, -0.0], [1, 0, 1, 0, 1, 0, 1, 1])}[name]
+    np.testing.assert_array_equal(a[1:], expected[0])
+    np.testing.assert_array_equal(d[1:], expected[1])
+    assert np.signbit(a[-1]) == (name == "tanh")  # tanh(-0) = -0; elu(-0) is +0, as elu_and_slope's
+    # expm1_and_exp's ends: -inf, below the clamp, subnormal results (e^-745
+    # is within 5e-324 of 0 or of the smallest subnormal), -tiny and -0.
+    x = np.array([np.nan, -np.inf, -1000.0, -746.0, -745.2, -745.0, -744.0, -1e-320, -0.0])
+    m, e = LOOPS["expm1_and_exp"](x)
+    assert np.isnan(m[0]) and np.isnan(e[0])
+    np.testing.assert_array_equal(m[1:], [-1, -1, -1, -1, -1, -1, -1e-320, 0])
+    np.testing.assert_array_equal(e[[1, 2, 3, 4, 6, 7, 8]], [0, 0, 0, 0, np.exp(-744.0), 1, 1])
+    assert e[5] in (0.0, 5e-324)
+
+
+@pytest.mark.parametrize("name", ["sigmoid", "tanh", "softplus", "elu"])
+def test_table_free_slopes_stay_accurate_where_units_saturate(name):
+    # As test_slopes_stay_accurate_where_units_saturate, for the forms without
+    # a table; the bounds are their measured worst cases, rounded up.
+    z = np.concatenate([np.linspace(-30, 30, 6001), np.random.default_rng(0).uniform(-340, 340, 2000)])
+    ulps_off, _ = float64_ulps(LOOPS[name](z)[1], float64_reference(name, z)[1])
+    assert ulps_off.max() <= {"sigmoid": 4.25, "tanh": 5.25, "softplus": 2.5, "elu": 1.05}[name]

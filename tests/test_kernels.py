@@ -397,6 +397,8 @@ def test_a_fit_compiles_only_its_networks_activations_and_loss(tmp_path):
     # or loss (of those below), and a relu / sigmoid / bce fit after it must add
     # just those.  Neither compiles the momentum rows (loop_velocity gives the
     # general loop no velocity under plain SGD); a fit with momentum does.
+    # The layer loops' forms of tanh, sigmoid and elu depend on the machine
+    # (activations._in_precision).
     import os
     import subprocess
     import sys
@@ -404,8 +406,11 @@ def test_a_fit_compiles_only_its_networks_activations_and_loss(tmp_path):
         "import numpy as np, nbprop\n"
         "from nbprop import _kernels, activations as act, losses, optim\n"
         "def compiled():\n"
-        "    functions = dict(tanh=act.tanh_and_slope, sigmoid=act.sigmoid_and_slope, relu=act.relu_and_slope,\n"
-        "                     leaky_relu=act.leaky_relu_and_slope, elu=act.elu_and_slope,\n"
+        "    layer = (lambda table, no_table: table if act.FLOAT64_LAYERS_FROM_TABLE else no_table)\n"
+        "    functions = dict(tanh=layer(act.tanh_and_slope, act.tanh_and_slope_no_table),\n"
+        "                     sigmoid=layer(act.sigmoid_and_slope, act.sigmoid_and_slope_no_table),\n"
+        "                     relu=act.relu_and_slope, leaky_relu=act.leaky_relu_and_slope,\n"
+        "                     elu=layer(act.elu_and_slope, act.elu_and_slope_no_table),\n"
         "                     softplus=act._softplus_from_exp, bce=losses._bce_unit,\n"
         "                     cross_entropy=losses._cross_entropy_unit, momentum=optim.sgd_update)\n"
         "    return sorted(name for name, f in functions.items() if f.signatures)\n"

@@ -56,11 +56,13 @@ run three times as fast.  A zero divisor cannot occur in nbprop's maths (every
 denominator is at least 1); were it to, inf or NaN would come out and the
 divergence checks would report it.
 
-Three tools for the kernels live here too: ``stack_array`` (scratch arrays
+Tools for the kernels live here too: ``stack_array`` (scratch arrays
 that LLVM can keep in registers), ``specialise`` (a kernel compiled for
 values of its last integer arguments: ``tiny_sgd_epoch``'s architecture, a
-per-sample loop's set of activations and loss) and
-``prefetch_rows`` (a cache hint for the next rows of a shuffled epoch).
+per-sample loop's set of activations and loss),
+``prefetch_rows`` (a cache hint for the next rows of a shuffled epoch); and
+``_has_avx512``, the machine's vector width, by which ``_matmul`` and
+``activations`` choose their code.
 """
 
 import hashlib
@@ -68,9 +70,10 @@ import os
 
 import numba
 import numpy as np
+from llvmlite import binding as llvm
 from llvmlite import ir
 from numba import njit, typeof, types
-from numba.core import cgutils
+from numba.core import cgutils, config
 from numba.core.caching import FunctionCache
 from numba.core.compiler import Compiler
 from numba.core.errors import TypingError
@@ -146,6 +149,23 @@ scalar = _cached_njit(**SCALAR_OPTIONS)
 inlined = _cached_njit(inline="always", **SCALAR_OPTIONS)
 inlined_kernel = _cached_njit(inline="always", **KERNEL_OPTIONS)
 dispatch = inlined
+
+
+def _has_avx512():
+    """Whether the code Numba generates has 512-bit vectors (AVX-512F).
+
+    ``_matmul`` sizes its tiles by it, and ``activations`` chooses by it
+    how a float64 layer's loop takes its exponentials.
+
+    Numba compiles for the host's features unless ``NUMBA_CPU_FEATURES`` names others.
+    """
+    if config.CPU_FEATURES is not None:
+        return "+avx512f" in config.CPU_FEATURES.split(",")
+    try:
+        return bool(llvm.get_host_cpu_features().get("avx512f", False))
+    except RuntimeError:  # no feature list on this host: assume the narrower vectors
+        return False
+
 
 U = np.uint64  # the type of every offset and loop counter in the kernels' inner loops
 

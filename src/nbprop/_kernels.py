@@ -99,9 +99,9 @@ import numpy as np
 
 from numba.extending import overload
 
-from ._jit import U, among_flags, cast_like, inlined, inlined_kernel, kernel, prefetch_rows, scalar, stack_array
+from ._jit import U, _has_avx512, among_flags, cast_like, inlined, inlined_kernel, kernel, prefetch_rows, scalar, stack_array
 from ._layout import ACT_CODE, B_OFFSET, FAN_IN, FAN_OUT, IN_OFFSET, OUT_OFFSET, W_OFFSET
-from ._matmul import (_has_avx512, add_outer_products, add_products, add_row_products, pack_panels, panel_buffer, panel_layer, panel_of,
+from ._matmul import (add_outer_products, add_products, add_row_products, pack_panels, panel_buffer, panel_layer, panel_of,
                       panel_widths, unpack_panels)
 from .activations import (EVERY_ACTIVATION, SOFTMAX, activate, activate_for_latency, activate_in_place,
                           activate_layer, activation_set)

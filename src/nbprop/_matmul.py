@@ -29,26 +29,12 @@ All offsets and strides are unsigned (``U``) element counts into flat arrays.
 """
 
 import numpy as np
-from llvmlite import binding as llvm
 from llvmlite import ir
 from numba import types
-from numba.core import cgutils, config, errors
+from numba.core import cgutils, errors
 from numba.extending import intrinsic
 
-from ._jit import U, cast_like, inlined, inlined_kernel, kernel
-
-
-def _has_avx512():
-    """Whether the code Numba generates has 512-bit vectors (AVX-512F): the tiles below are sized by it.
-
-    Numba compiles for the host's features unless ``NUMBA_CPU_FEATURES`` names others.
-    """
-    if config.CPU_FEATURES is not None:
-        return "+avx512f" in config.CPU_FEATURES.split(",")
-    try:
-        return bool(llvm.get_host_cpu_features().get("avx512f", False))
-    except RuntimeError:  # no feature list on this host: assume the narrower vectors
-        return False
+from ._jit import U, _has_avx512, cast_like, inlined, inlined_kernel, kernel
 
 
 # ------------------------------------------------------------- dot form

@@ -25,8 +25,10 @@ Sections, in order: ``exp`` and ``expm1``, then ``log1p`` (plain arithmetic,
 so that loops over a layer vectorise, and built for latency); the scalar
 activations and their slopes; a tanh from tabulated polynomials for the
 tiny per-sample loop, where latency is all; float32 forms of tanh and
-sigmoid; the dispatch by code (``activate``, ``activate_for_latency``) and
-the loops over a layer's units (``activate_layer``, ``activate_in_place``,
+sigmoid; float64 forms without a table for the loops over a layer
+(``expm1_and_exp_no_table``: they vectorise without gathers); the
+dispatch by code (``activate``, ``activate_for_latency``) and the loops
+over a layer's units (``activate_layer``, ``activate_in_place``,
 compiled for the activations of a set of codes, ``among``).
 """
 
@@ -37,7 +39,7 @@ from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic, overload
 
-from ._jit import SCALAR_OPTIONS, among_flags, cast_like, dispatch, inlined, scalar
+from ._jit import SCALAR_OPTIONS, _has_avx512, among_flags, cast_like, dispatch, inlined, scalar
 
 IDENTITY = 0
 SIGMOID = 1
@@ -649,6 +651,14 @@ def expm1_and_exp_float32(x):
     return _fma(power, q, power - cast_like(1.0, x)), _fma(power, q, power)
 
 
+@inlined
+def _sigmoid_and_slope_from(z, e):
+    """``(1 / (1 + e)`` for ``z >= 0``, else ``e / (1 + e)``; ``e / (1 + e)^2)``, in the precision of ``e = e^-|z|``."""
+    one = cast_like(1.0, e)
+    denominator = one + e
+    return (one if z >= 0 else e) / denominator, e / (denominator * denominator)
+
+
 @scalar
 def sigmoid_and_slope_float32(z):
     """``(s, s')`` of the logistic sigmoid in float32, from ``e = e^-|z|``.
@@ -656,7 +666,7 @@ def sigmoid_and_slope_float32(z):
     ``s = 1 / (1 + e)`` for ``z >= 0`` and ``e / (1 + e)`` below, ``s' = e /
     (1 + e)^2`` on both sides: ``e <= 1`` never overflows, nothing cancels,
     and for ``z < 0`` the value keeps its relative accuracy down to the
-    subnormals.  (The float64 form, ``1 / (1 + e^-z)``, needs ``e^-z`` up
+    subnormals.  (``sigmoid_and_slope``, ``1 / (1 + e^-z)``, needs ``e^-z`` up
     to overflow.)
 
     Examples
@@ -666,10 +676,7 @@ def sigmoid_and_slope_float32(z):
     >>> sigmoid_and_slope_float32(np.float32(0.0))
     (0.5, 0.25)
     """
-    e = expm1_and_exp_float32(-abs(z))[1]
-    one = cast_like(1.0, z)
-    denominator = one + e
-    return (one if z >= 0 else e) / denominator, e / (denominator * denominator)
+    return _sigmoid_and_slope_from(z, expm1_and_exp_float32(-abs(z))[1])
 
 
 @scalar
@@ -687,17 +694,192 @@ def tanh_and_slope_float32(z):
     return _tanh_and_slope_from(m, e, z)
 
 
-def _in_precision(array):
-    """``(tanh_and_slope, sigmoid_and_slope)`` in the precision of ``array`` (a Numba array type).
+# ------------------------------------- float64 layer loops without a table
+# ``exp`` and ``expm1_and_exp`` take 2^(j/64) from a 64-entry table: a loop
+# over a layer vectorises that only with a gather per vector, which LLVM's
+# cost model for AMD Zen 3 (AVX2) refuses, so there the tanh, sigmoid,
+# softplus and elu loops ran one unit at a time (forcing the gathers, with
+# the Skylake cost model, still took 3.35 ns a tanh unit).  The float32
+# form's reduction needs no table:
+#
+#   e^x = 2^k (1 + q),  k = round(x / ln 2),  |r| <= ln(2)/2,  q = e^r - 1,
+#
+# r = x - k ln 2 with ln 2 in two parts (``LN2_HIGH_WHOLE`` has 32 bits, so
+# k ln 2's first part is exact), and q = r + r^2 P(r), P of degree 10 fitted
+# at Chebyshev nodes: q within 9e-19 relative of e^r - 1 (degree 9 would be
+# 4e-17, a third of an ulp).  Then e^x = 2^k + 2^k q and e^x - 1 =
+# (2^k - 1) + 2^k q, one rounding each; 2^k - 1 is exact for -53 <= k <= 0,
+# and below that within half an ulp of -1.  The activations need only
+# x <= 0 (e^-|z|, e^-2|z|, e^min(z, 0)): no overflow, and x is clamped at
+# -746 (where e^x rounds to 0) so that 2^(k + 64) is a normal number whose
+# exponent bits are set directly, then scaled by 2^-64: below 2^-1022 that
+# is the exact subnormal, or 0, not a wrapped exponent.  No branch: the clamp
+# and the activations' choices are selects, and the loops vectorise four
+# lanes to a ymm register.  The latency is longer than the table's (degree
+# 12 against 6), which is why ``activate`` (per-sample loops that wait on
+# each unit) keeps the table forms.
+#
+# Measured over a layer of 128 units on AMD EPYC Zen 3 (AVX2, pinned to one
+# core), ns a unit with the table / without: tanh 5.0-5.3 / 2.0, sigmoid
+# 2.7 / 1.7, softplus 5.3 / 4.0, elu 3.4-3.8 / 1.35: the forms below win for
+# all four, so float64 layer loops run them wherever there is no AVX-512.
+# With AVX-512 they keep the table forms, as before (``_has_avx512``): those
+# were measured fast on Sapphire Rapids, where a gather is cheap, and this
+# choice is untested there.  Against long double over every binade of
+# x <= 0 (37 million inputs), where the result is a normal number: e^x
+# within 1.03 ulp, e^x - 1 1.22; tanh 2.61 (slope 5.07), sigmoid 2.34
+# (4.13), softplus 1.94 (2.34), elu 1.21 (1.01); results below the normal
+# range within 1.5e-323.
 
-    The float32 forms for float32 arrays, the float64 ones for any other:
-    chosen when the caller is compiled (Numba compiles it once per dtype),
-    so a float64 loop runs exactly the float64 functions and a float32 one
-    pays no branch.
+LOG2_E = 1.0 / math.log(2.0)
+EXP_NO_TABLE_LOWEST = -746.0  # e^x rounds to 0 below -745.14; 2^(k + 64) stays normal
+TWO_TO_MINUS_64 = 2.0**-64
+# P(r) = (e^r - 1 - r) / r^2 on |r| <= (1 + 1e-4) ln(2)/2: the degree-10
+# polynomial through its values at the eleven Chebyshev nodes (mpmath at 50
+# digits, rounded to float64; test_float64_exp_coefficients recomputes them).
+EXP_NO_TABLE_P = (
+    0.5,
+    0.1666666666666667,
+    0.04166666666666667,
+    0.008333333333326136,
+    0.0013888888888883748,
+    0.00019841269874820627,
+    2.4801587325547743e-05,
+    2.7557255400206422e-06,
+    2.75572736431103e-07,
+    2.5105217004720745e-08,
+    2.0914686968086876e-09,
+)
+
+
+@inlined
+def _exp_polynomial_no_table(r):
+    """``q`` with ``1 + q = e^r`` to 9e-19 relative, for ``|r| <= ln(2) / 2``: ``r + r^2 P(r)``, Estrin's form."""
+    c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10 = EXP_NO_TABLE_P
+    r2 = r * r
+    r4 = r2 * r2
+    low = _fma(r2, _fma(r, c3, c2), _fma(r, c1, c0))  # c0 + ... + c3 r^3
+    middle = _fma(r2, _fma(r, c7, c6), _fma(r, c5, c4))  # c4 + ... + c7 r^3
+    high = _fma(r2, c10, _fma(r, c9, c8))  # c8 + c9 r + c10 r^2
+    p = _fma(r4 * r4, high, _fma(r4, middle, low))
+    return _fma(r2, p, r)
+
+
+@scalar
+def expm1_and_exp_no_table(x):
+    """``(e**x - 1, e**x)`` for float64 ``x <= 0``: one range reduction, no table, so that a loop vectorises.
+
+    Parameters
+    ----------
+    x : float64
+        At most 0 (the activations need ``e^-|z|``, ``e^-2|z|`` and
+        ``e^min(z, 0)``), or NaN.  Positive ``x`` are outside its range.
+
+    Returns
+    -------
+    (float64, float64)
+        ``e^x - 1`` without cancellation near 0, and ``e^x`` down to the
+        smallest subnormal.  ``-inf`` gives ``(-1, 0)`` and NaN ``(NaN, NaN)``.
+
+    Examples
+    --------
+    >>> import math
+    >>> from nbprop.activations import expm1_and_exp_no_table
+    >>> expm1_and_exp_no_table(-1e-10)[0] == math.expm1(-1e-10), expm1_and_exp_no_table(-math.inf)
+    (True, (-1.0, 0.0))
     """
+    x = EXP_NO_TABLE_LOWEST if x < EXP_NO_TABLE_LOWEST else x  # NaN stays NaN
+    shifted = _fma(x, LOG2_E, ROUNDING_SHIFTER)
+    kf = shifted - ROUNDING_SHIFTER
+    r = _fma(-kf, LN2_LOW_WHOLE, _fma(-kf, LN2_HIGH_WHOLE, x))  # x - k ln 2
+    k = _bits_of_float64(shifted) - _bits_of_float64(ROUNDING_SHIFTER)
+    power = _times_power_of_two(ONE_BITS, k + 64) * TWO_TO_MINUS_64  # 2^k
+    q = _exp_polynomial_no_table(r)
+    return _fma(power, q, power - 1.0), _fma(power, q, power)
+
+
+@scalar
+def tanh_and_slope_no_table(z):
+    """``tanh_and_slope`` on ``expm1_and_exp_no_table``: the form a float64 layer's loop vectorises without gathers.
+
+    Examples
+    --------
+    >>> import math
+    >>> from nbprop.activations import tanh_and_slope_no_table
+    >>> tanh_and_slope_no_table(0.0), tanh_and_slope_no_table(-math.inf)
+    ((0.0, 1.0), (-1.0, 0.0))
+    """
+    m, e = expm1_and_exp_no_table(-2.0 * abs(z))
+    return _tanh_and_slope_from(m, e, z)
+
+
+@scalar
+def sigmoid_and_slope_no_table(z):
+    """``(s, s')`` of the logistic sigmoid from ``e = e^-|z|`` (``expm1_and_exp_no_table``): the float32 form.
+
+    ``s = 1 / (1 + e)`` for ``z >= 0`` and ``e / (1 + e)`` below, ``s' = e /
+    (1 + e)^2``: ``e <= 1`` needs no overflow handling, and for ``z < 0``
+    the value keeps its relative accuracy down to the subnormals.
+
+    Examples
+    --------
+    >>> from nbprop.activations import sigmoid_and_slope_no_table
+    >>> sigmoid_and_slope_no_table(0.0), sigmoid_and_slope_no_table(1000.0)
+    ((0.5, 0.25), (1.0, 0.0))
+    """
+    return _sigmoid_and_slope_from(z, expm1_and_exp_no_table(-abs(z))[1])
+
+
+@dispatch
+def softplus_and_slope_no_table(z):
+    """``softplus_and_slope`` with ``e = e^-|z|`` from ``expm1_and_exp_no_table``.
+
+    Examples
+    --------
+    >>> from nbprop.activations import softplus_and_slope_no_table
+    >>> softplus_and_slope_no_table(0.0) == (0.6931471805599453, 0.5), softplus_and_slope_no_table(1000.0)
+    (True, (1000.0, 1.0))
+    """
+    return _softplus_from_exp(z, expm1_and_exp_no_table(-abs(z))[1])
+
+
+@scalar
+def elu_and_slope_no_table(z):
+    """``elu_and_slope`` on ``expm1_and_exp_no_table``: the exponential of ``min(z, 0)``, chosen among after.
+
+    Examples
+    --------
+    >>> from nbprop.activations import elu_and_slope_no_table
+    >>> elu_and_slope_no_table(2.0), elu_and_slope_no_table(-1000.0)
+    ((2.0, 1.0), (-1.0, 0.0))
+    """
+    negative = z <= 0  # False for NaN, which goes on as z
+    f, e = expm1_and_exp_no_table(z if negative else 0.0)
+    return (ELU_ALPHA * f if negative else z), (ELU_ALPHA * e if negative else 1.0)
+
+
+# Whether float64 layer loops use the table forms (AVX-512) or the ones above.
+FLOAT64_LAYERS_FROM_TABLE = _has_avx512()
+
+
+def _in_precision(array):
+    """``(tanh_and_slope, sigmoid_and_slope, softplus_and_slope, elu_and_slope)`` for a loop over ``array``.
+
+    float32 arrays: tanh and sigmoid in float32 (``tanh_and_slope_float32``,
+    ``sigmoid_and_slope_float32``), softplus and elu in float64.  float64
+    (and any other) arrays: the table forms ``activate`` uses where the
+    machine has AVX-512, else the ``_no_table`` forms.  Chosen when the
+    caller is compiled (Numba compiles it once per dtype), so a loop pays
+    no branch for it.
+    """
+    if FLOAT64_LAYERS_FROM_TABLE:
+        float64_forms = (tanh_and_slope, sigmoid_and_slope, softplus_and_slope, elu_and_slope)
+    else:
+        float64_forms = (tanh_and_slope_no_table, sigmoid_and_slope_no_table, softplus_and_slope_no_table,
+                         elu_and_slope_no_table)
     if array.dtype == types.float32:
-        return tanh_and_slope_float32, sigmoid_and_slope_float32
-    return tanh_and_slope, sigmoid_and_slope
+        return (tanh_and_slope_float32, sigmoid_and_slope_float32) + float64_forms[2:]
+    return float64_forms
 
 
 @dispatch
@@ -782,7 +964,9 @@ def activate_layer(among, code, z, a, d, start, n):
     (``identity``'s always, which a code outside the set runs).  ``tanh``
     and ``sigmoid`` compute in the arrays' precision (float32 arrays:
     ``tanh_and_slope_float32``, ``sigmoid_and_slope_float32``), the others
-    in float64.  Compiled code only.
+    in float64; float64's exponential is the table-free one
+    (``expm1_and_exp_no_table``) where the machine has no AVX-512 (see
+    ``_in_precision``).  Compiled code only.
     """
     raise TypeError("activate_layer is only available inside compiled kernels")
 
@@ -791,7 +975,7 @@ def activate_layer(among, code, z, a, d, start, n):
 def _activate_layer(among, code, z, a, d, start, n):
     # Constant flags: Numba drops the branches they rule out before typing them.
     has_tanh, has_sigmoid, has_relu, has_leaky_relu, has_softplus, has_elu = _loops_among(among, "activate_layer")
-    tanh_here, sigmoid_here = _in_precision(z)
+    tanh_here, sigmoid_here, softplus_here, elu_here = _in_precision(z)
 
     def impl(among, code, z, a, d, start, n):
         if has_tanh and code == TANH:
@@ -808,10 +992,10 @@ def _activate_layer(among, code, z, a, d, start, n):
                 a[start + u], d[start + u] = leaky_relu_and_slope(z[start + u])
         elif has_softplus and code == SOFTPLUS:
             for u in range(n):
-                a[start + u], d[start + u] = softplus_and_slope(z[start + u])
+                a[start + u], d[start + u] = softplus_here(z[start + u])
         elif has_elu and code == ELU:
             for u in range(n):
-                a[start + u], d[start + u] = elu_and_slope(z[start + u])
+                a[start + u], d[start + u] = elu_here(z[start + u])
         else:  # IDENTITY, and SOFTMAX before normalisation
             for u in range(n):
                 a[start + u], d[start + u] = z[start + u], 1.0
@@ -836,7 +1020,7 @@ def activate_in_place(among, code, a, start, n):
 @overload(activate_in_place, prefer_literal=True, jit_options=SCALAR_OPTIONS)
 def _activate_in_place(among, code, a, start, n):
     has_tanh, has_sigmoid, has_relu, has_leaky_relu, has_softplus, has_elu = _loops_among(among, "activate_in_place")
-    tanh_here, sigmoid_here = _in_precision(a)
+    tanh_here, sigmoid_here, softplus_here, elu_here = _in_precision(a)
 
     def impl(among, code, a, start, n):
         if has_tanh and code == TANH:
@@ -853,10 +1037,10 @@ def _activate_in_place(among, code, a, start, n):
                 a[start + u] = leaky_relu_and_slope(a[start + u])[0]
         elif has_softplus and code == SOFTPLUS:
             for u in range(n):
-                a[start + u] = softplus_and_slope(a[start + u])[0]
+                a[start + u] = softplus_here(a[start + u])[0]
         elif has_elu and code == ELU:
             for u in range(n):
-                a[start + u] = elu_and_slope(a[start + u])[0]
+                a[start + u] = elu_here(a[start + u])[0]
 
     return impl
 
