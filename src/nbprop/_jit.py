@@ -61,7 +61,7 @@ that LLVM can keep in registers), ``specialise`` (a kernel compiled for
 values of its last integer arguments: ``tiny_sgd_epoch``'s architecture, a
 per-sample loop's set of activations and loss),
 ``prefetch_rows`` (a cache hint for the next rows of a shuffled epoch); and
-``_has_avx512``, the machine's vector width, by which ``_matmul`` and
+``has_avx512``, the machine's vector width, by which ``_matmul`` and
 ``activations`` choose their code.
 """
 
@@ -151,7 +151,7 @@ inlined_kernel = _cached_njit(inline="always", **KERNEL_OPTIONS)
 dispatch = inlined
 
 
-def _has_avx512():
+def has_avx512():
     """Whether the code Numba generates has 512-bit vectors (AVX-512F).
 
     ``_matmul`` sizes its tiles by it, and ``activations`` chooses by it

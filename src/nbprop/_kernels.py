@@ -99,10 +99,11 @@ import numpy as np
 
 from numba.extending import overload
 
-from ._jit import U, _has_avx512, among_flags, cast_like, inlined, inlined_kernel, kernel, prefetch_rows, scalar, stack_array
+from ._jit import (U, among_flags, cast_like, has_avx512, inlined, inlined_kernel, kernel, prefetch_rows, scalar,
+                   stack_array)
 from ._layout import ACT_CODE, B_OFFSET, FAN_IN, FAN_OUT, IN_OFFSET, OUT_OFFSET, W_OFFSET
-from ._matmul import (add_outer_products, add_products, add_row_products, pack_panels, panel_buffer, panel_layer, panel_of,
-                      panel_widths, unpack_panels)
+from ._matmul import (add_outer_products, add_products, add_row_products, pack_panels, panel_buffer, panel_layer,
+                      panel_of, panel_widths, unpack_panels)
 from .activations import (EVERY_ACTIVATION, SOFTMAX, activate, activate_for_latency, activate_in_place,
                           activate_layer, activation_set)
 from .losses import CROSS_ENTROPY, EVERY_LOSS, batch_scale, loss_set, output_unit
@@ -365,7 +366,7 @@ SMALL_BLOCK_BELOW = 256  # inputs; below, half blocks (fewer corrections per sam
 # instead of a sweep of z per earlier sample (two loads and a store per
 # multiply-add): a 32-sample block of 64-128-10 corrects in 4.0 us instead
 # of 8.9 (float64, Zen 3; 784-256-10's block the same, 64 us).
-CORRECTIONS_IN_TILES = not _has_avx512()
+CORRECTIONS_IN_TILES = not has_avx512()
 # Per-sample loops visit the rows of X and Y in a shuffled order, which the
 # hardware prefetchers cannot guess: on data larger than the caches every
 # sample would wait for memory (a shuffled 4 M-sample 1-2-1 epoch took 0.18 s

@@ -34,7 +34,7 @@ from numba import types
 from numba.core import cgutils, errors
 from numba.extending import intrinsic
 
-from ._jit import U, _has_avx512, cast_like, inlined, inlined_kernel, kernel
+from ._jit import U, has_avx512, cast_like, inlined, inlined_kernel, kernel
 
 
 # ------------------------------------------------------------- dot form
@@ -82,7 +82,7 @@ def dot_tile(A, a0, a1, a2, a3, B, b0, b1, b2, b3, k):
 # takes its place: 2 rows of A by 4 of B, 8 sums and 6 vectors loaded per 8
 # multiply-adds, 34 GFLOP/s for that product and for the block's Gram matrix
 # (3 x 3: 34 and 27; 4 x 3, 12 sums: 28 and 32; 3 x 4 spills: 19 and 14).
-DOT_TILE_IN_PYTHON = _has_avx512()
+DOT_TILE_IN_PYTHON = has_avx512()
 DOT_ROWS, DOT_COLUMNS = 2, 4
 
 
@@ -204,7 +204,7 @@ def add_products(A, a_start, a_stride, m, B, b_start, b_stride, n, k, C, c_start
 # 3 vectors of B and a broadcast in AVX2's 16 registers (the former 4 x 4
 # needed 21 and spilled: the blocked loop's weight update, 256 x 784 over 64
 # samples in float64 on Zen 3, 18 GFLOP/s, now 31; 6 x 2 gives 29, 5 x 2 27).
-if _has_avx512():
+if has_avx512():
     TILE_ROWS, TILE_VECTORS, VECTOR_BYTES = 8, 3, 64
 else:
     TILE_ROWS, TILE_VECTORS, VECTOR_BYTES = 4, 3, 32
@@ -475,7 +475,7 @@ def add_row_products(A, a_start, a_step, B, b_start, b_step, n, k, C, c_start, a
 # vectors keeps 24 of the 32 vector registers as sums, 3 for the row of T,
 # and takes the weights as broadcast memory operands.  Without AVX-512 (16
 # registers of 256 bits) 6 rows by 2 vectors keep 12 sums.
-if _has_avx512():
+if has_avx512():
     PANEL_ROWS, PANEL_VECTORS, PANEL_VECTOR_BYTES = 8, 3, 64
 else:
     PANEL_ROWS, PANEL_VECTORS, PANEL_VECTOR_BYTES = 6, 2, 32

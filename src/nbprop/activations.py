@@ -39,7 +39,7 @@ from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic, overload
 
-from ._jit import SCALAR_OPTIONS, _has_avx512, among_flags, cast_like, dispatch, inlined, scalar
+from ._jit import SCALAR_OPTIONS, among_flags, cast_like, dispatch, has_avx512, inlined, scalar
 
 IDENTITY = 0
 SIGMOID = 1
@@ -723,7 +723,7 @@ def tanh_and_slope_float32(z):
 # core), ns a unit with the table / without: tanh 5.0-5.3 / 2.0, sigmoid
 # 2.7 / 1.7, softplus 5.3 / 4.0, elu 3.4-3.8 / 1.35: the forms below win for
 # all four, so float64 layer loops run them wherever there is no AVX-512.
-# With AVX-512 they keep the table forms, as before (``_has_avx512``): those
+# With AVX-512 they keep the table forms, as before (``has_avx512``): those
 # were measured fast on Sapphire Rapids, where a gather is cheap, and this
 # choice is untested there.  Against long double over every binade of
 # x <= 0 (37 million inputs), where the result is a normal number: e^x
@@ -859,7 +859,7 @@ def elu_and_slope_no_table(z):
 
 
 # Whether float64 layer loops use the table forms (AVX-512) or the ones above.
-FLOAT64_LAYERS_FROM_TABLE = _has_avx512()
+FLOAT64_LAYERS_FROM_TABLE = has_avx512()
 
 
 def _in_precision(array):
