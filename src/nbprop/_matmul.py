@@ -86,14 +86,27 @@ DOT_TILE_IN_PYTHON = has_avx512()
 DOT_ROWS, DOT_COLUMNS = 2, 4
 
 
+def _tile_arguments(context, builder, signature, args, dtype):
+    """A tile intrinsic's arguments by kind, each kind in order: arrays, integers and floats.
+
+    Returns the arrays' data pointers, the integers (offsets, strides,
+    counts) as unsigned 64-bit values and the floats in ``dtype``.
+    """
+    pointers, integers, floats = [], [], []
+    for value, kind in zip(args, signature.args):
+        if isinstance(kind, types.Array):
+            pointers.append(context.make_array(kind)(context, builder, value).data)
+        elif isinstance(kind, types.Integer):
+            integers.append(context.cast(builder, value, kind, types.uint64))
+        else:
+            floats.append(context.cast(builder, value, kind, dtype))
+    return pointers, integers, floats
+
+
 def _dot_tile_codegen(dtype):
     def codegen(context, builder, signature, args):
-        index_args = (1, 2, 3, 5, 6, 7, 8, 10, 11)
-        a0, a_stride, rows, b0, b_stride, columns, k, c0, c_stride = [
-            context.cast(builder, args[i], signature.args[i], types.uint64) for i in index_args]
-        sign = context.cast(builder, args[12], signature.args[12], dtype)
-        a_ptr, b_ptr, c_ptr = [context.make_array(signature.args[i])(context, builder, args[i]).data
-                               for i in (0, 4, 9)]
+        (a_ptr, b_ptr, c_ptr), (a0, a_stride, rows, b0, b_stride, columns, k, c0, c_stride), (sign,) = \
+            _tile_arguments(context, builder, signature, args, dtype)
         tile = _TileIR(context, builder, dtype, VECTOR_BYTES)
         lanes, constant = tile.lanes, tile.constant
         a_rows = [builder.gep(a_ptr, [builder.add(a0, builder.mul(r, a_stride))])
@@ -350,12 +363,8 @@ class _TileIR:
 
 def _outer_tile_codegen(dtype, n_rows, vectors):
     def codegen(context, builder, signature, args):
-        index_args = (1, 2, 3, 5, 6, 7, 9, 10, 11)
-        a0, a_row, a_step, b0, b_step, k, c0, c_stride, rows = [
-            context.cast(builder, args[i], signature.args[i], types.uint64) for i in index_args]
-        alpha = context.cast(builder, args[12], signature.args[12], dtype)
-        a_ptr, b_ptr, c_ptr = [context.make_array(signature.args[i])(context, builder, args[i]).data
-                               for i in (0, 4, 8)]
+        (a_ptr, b_ptr, c_ptr), (a0, a_row, a_step, b0, b_step, k, c0, c_stride, rows), (alpha,) = \
+            _tile_arguments(context, builder, signature, args, dtype)
         tile = _TileIR(context, builder, dtype, VECTOR_BYTES)
         lanes, constant = tile.lanes, tile.constant
         row_offsets = [builder.mul(r, a_row) for r in tile.real_rows(rows, n_rows)]
@@ -499,11 +508,8 @@ def _panel_tile(vectors):
 
 def _panel_tile_codegen(dtype, vectors):
     def codegen(context, builder, signature, args):
-        index_args = (1, 2, 3, 5, 6, 7, 9, 10)
-        w0, w_row, rows, t0, t_step, k, c0, c_row = [
-            context.cast(builder, args[i], signature.args[i], types.uint64) for i in index_args]
-        w_ptr, t_ptr, c_ptr = [context.make_array(signature.args[i])(context, builder, args[i]).data
-                               for i in (0, 4, 8)]
+        (w_ptr, t_ptr, c_ptr), (w0, w_row, rows, t0, t_step, k, c0, c_row), () = \
+            _tile_arguments(context, builder, signature, args, dtype)
         tile = _TileIR(context, builder, dtype, PANEL_VECTOR_BYTES)
         lanes, constant = tile.lanes, tile.constant
         clamped = tile.real_rows(rows, PANEL_ROWS)
