@@ -403,14 +403,12 @@ def test_a_fit_compiles_only_its_networks_activations_and_loss(tmp_path):
     import subprocess
     import sys
     script = (
-        "import numpy as np, nbprop\n"
+        "import numba, numpy as np, nbprop\n"
         "from nbprop import _kernels, activations as act, losses, optim\n"
         "def compiled():\n"
-        "    layer = (lambda table, no_table: table if act.FLOAT64_LAYERS_FROM_TABLE else no_table)\n"
-        "    functions = dict(tanh=layer(act.tanh_and_slope, act.tanh_and_slope_no_table),\n"
-        "                     sigmoid=layer(act.sigmoid_and_slope, act.sigmoid_and_slope_no_table),\n"
-        "                     relu=act.relu_and_slope, leaky_relu=act.leaky_relu_and_slope,\n"
-        "                     elu=layer(act.elu_and_slope, act.elu_and_slope_no_table),\n"
+        "    tanh, sigmoid, _, elu = act._in_precision(numba.typeof(np.zeros(1)))  # the float64 layer forms\n"
+        "    functions = dict(tanh=tanh, sigmoid=sigmoid, relu=act.relu_and_slope,\n"
+        "                     leaky_relu=act.leaky_relu_and_slope, elu=elu,\n"
         "                     softplus=act._softplus_from_exp, bce=losses._bce_unit,\n"
         "                     cross_entropy=losses._cross_entropy_unit, momentum=optim.sgd_update)\n"
         "    return sorted(name for name, f in functions.items() if f.signatures)\n"
